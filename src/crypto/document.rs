@@ -1,0 +1,107 @@
+//! Encrypting and decrypting a whole document: the walk's two visitors, each computing the MAC.
+
+use super::cipher::{leaf_plaintext, Cipher, CryptoError, IvStash};
+use super::mac::Mac;
+use crate::tree::{walk_leaves_mut, Document, LeafMut, Scalar, Selector};
+
+/// How a document's values are protected: the partial-encryption rule and the MAC mode.
+pub struct Protection<'a> {
+    pub selector: &'a Selector,
+    pub mac_only_encrypted: bool,
+}
+
+/// The outcome of decrypting a document.
+pub struct Decrypted {
+    /// The MAC recomputed over the plaintext, to compare with the stored one.
+    pub mac: String,
+    /// Comments that were not encrypted although the rules say they should be (files from old
+    /// sops versions); kept verbatim, as sops does.
+    pub plain_comments: usize,
+}
+
+/// Encrypts every leaf the rules select, in place, and returns the MAC over the plaintext.
+pub fn encrypt_document(
+    doc: &mut Document,
+    cipher: &Cipher,
+    protection: &Protection,
+    stash: Option<&IvStash>,
+) -> Result<String, CryptoError> {
+    let mut mac = Mac::new(protection.mac_only_encrypted);
+    let unencrypted_comment_regex = match protection.selector {
+        Selector::UnencryptedCommentRegex(r) => Some(r),
+        _ => None,
+    };
+    walk_leaves_mut(doc, protection.selector, |leaf, value| {
+        if !leaf.is_comment {
+            mac.add(&leaf_plaintext(&value, leaf.aad)?.0, leaf.encrypt);
+        }
+        if !leaf.encrypt {
+            return Ok(value);
+        }
+        let was_comment = leaf.is_comment;
+        let sealed = cipher.encrypt_leaf(value, leaf.aad, stash)?;
+        if was_comment {
+            if let Some(r) = unencrypted_comment_regex {
+                if r.is_match(&sealed) {
+                    return Err(CryptoError::Unencryptable {
+                        path: leaf.aad.to_string(),
+                        kind: "comment whose ciphertext matches unencrypted_comment_regex; choose a regex that cannot match ENC[…] text",
+                    });
+                }
+            }
+        }
+        // A map comment stays a comment; a list comment becomes a string, as in sops.
+        Ok(if was_comment {
+            LeafMut::Comment(sealed)
+        } else {
+            LeafMut::Scalar(Scalar::Str(sealed))
+        })
+    })?;
+    Ok(mac.finish_hex())
+}
+
+/// Decrypts every leaf the rules select, in place, and returns the MAC over the plaintext.
+pub fn decrypt_document(
+    doc: &mut Document,
+    cipher: &Cipher,
+    protection: &Protection,
+    stash: Option<&IvStash>,
+) -> Result<Decrypted, CryptoError> {
+    let mut mac = Mac::new(protection.mac_only_encrypted);
+    let mut plain_comments = 0;
+    walk_leaves_mut(doc, protection.selector, |leaf, value| {
+        let out = if !leaf.encrypt {
+            value
+        } else {
+            match value {
+                LeafMut::Comment(text) => match cipher.decrypt_leaf(&text, leaf.aad, stash) {
+                    Ok(LeafMut::Comment(c)) => LeafMut::Comment(c),
+                    Ok(LeafMut::Scalar(Scalar::Str(s))) => LeafMut::Comment(s),
+                    Ok(_) | Err(_) => {
+                        plain_comments += 1;
+                        LeafMut::Comment(text)
+                    }
+                },
+                LeafMut::Scalar(Scalar::Str(text)) => {
+                    cipher.decrypt_leaf(&text, leaf.aad, stash)?
+                }
+                LeafMut::Scalar(_) => {
+                    return Err(CryptoError::Malformed {
+                        path: leaf.aad.trim_end_matches(':').to_string(),
+                        source: super::enc_value::EncValueError::NotEncrypted,
+                    })
+                }
+            }
+        };
+        // Whether a leaf is a comment is judged after decryption: list comments are stored as
+        // strings of type `comment` and must not be hashed (sops #2243).
+        if let LeafMut::Scalar(_) = &out {
+            mac.add(&leaf_plaintext(&out, leaf.aad)?.0, leaf.encrypt);
+        }
+        Ok(out)
+    })?;
+    Ok(Decrypted {
+        mac: mac.finish_hex(),
+        plain_comments,
+    })
+}

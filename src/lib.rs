@@ -1,0 +1,10 @@
+//! rsops: SOPS-compatible encryption of structured documents.
+//!
+//! Layers (each may use only those below it): `config`, `stores`, `keys` → `crypto` → `tree`.
+
+pub mod crypto;
+pub mod keys;
+pub mod metadata;
+pub mod stores;
+pub mod timefmt;
+pub mod tree;

@@ -1,0 +1,32 @@
+//! Placeholder: being written.
+use super::{Store, StoreError, StoreOptions};
+use crate::tree::{Document, Node};
+
+pub struct BinaryStore {
+    #[allow(dead_code)]
+    options: StoreOptions,
+}
+
+impl BinaryStore {
+    pub fn new(options: StoreOptions) -> Self {
+        BinaryStore { options }
+    }
+}
+
+impl Store for BinaryStore {
+    fn load_plain(&self, _bytes: &[u8]) -> Result<Document, StoreError> {
+        todo!()
+    }
+    fn load_encrypted(&self, _bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+        todo!()
+    }
+    fn emit_plain(&self, _doc: &Document) -> Result<Vec<u8>, StoreError> {
+        todo!()
+    }
+    fn emit_encrypted(&self, _doc: Document, _metadata: Node) -> Result<Vec<u8>, StoreError> {
+        todo!()
+    }
+    fn emit_value(&self, _value: &Node) -> Result<Vec<u8>, StoreError> {
+        todo!()
+    }
+}

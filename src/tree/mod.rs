@@ -1,0 +1,230 @@
+//! The document model shared by every format, and the one walker over it.
+//!
+//! Knows nothing of files, formats or keys: stores build a [`Document`], crypto visits its leaves.
+
+mod walk;
+
+pub use walk::{walk_leaves_mut, Leaf, LeafMut, Selector};
+
+use zeroize::Zeroize;
+
+/// A whole file: one branch per YAML document (every other format has exactly one).
+#[derive(Clone, Default, PartialEq)]
+pub struct Document {
+    pub branches: Vec<Map>,
+}
+
+/// An ordered mapping; comments are items of their own, as in sops.
+#[derive(Clone, Default, PartialEq)]
+pub struct Map {
+    pub items: Vec<MapItem>,
+}
+
+#[derive(Clone, PartialEq)]
+pub enum MapItem {
+    Entry {
+        key: String,
+        value: Node,
+    },
+    /// The comment text after `#` (or `;` in INI), leading space kept.
+    Comment(String),
+}
+
+#[derive(Clone, PartialEq)]
+pub enum ListItem {
+    Value(Node),
+    Comment(String),
+}
+
+#[derive(Clone, PartialEq)]
+pub enum Node {
+    Map(Map),
+    List(Vec<ListItem>),
+    Scalar(Scalar),
+}
+
+/// A leaf value, typed the way sops types it (the type decides the `type:` tag and the MAC bytes).
+#[derive(Clone, PartialEq)]
+pub enum Scalar {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    /// Bytes that need not be UTF-8: the binary store's payload, and values of sops type `bytes`.
+    Bytes(Vec<u8>),
+    /// A YAML timestamp, held as Go's RFC 3339 (nano) text, which is also its plaintext in sops.
+    Time(String),
+}
+
+impl Document {
+    pub fn single(map: Map) -> Self {
+        Document {
+            branches: vec![map],
+        }
+    }
+
+    /// Zeroes every string and byte buffer in the tree; called on drop of plaintext documents.
+    pub fn wipe(&mut self) {
+        for branch in &mut self.branches {
+            branch.wipe();
+        }
+    }
+}
+
+impl Drop for Document {
+    fn drop(&mut self) {
+        self.wipe();
+    }
+}
+
+impl Map {
+    pub fn new() -> Self {
+        Map { items: Vec::new() }
+    }
+
+    pub fn get(&self, key: &str) -> Option<&Node> {
+        self.items.iter().find_map(|item| match item {
+            MapItem::Entry { key: k, value } if k == key => Some(value),
+            _ => None,
+        })
+    }
+
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Node> {
+        self.items.iter_mut().find_map(|item| match item {
+            MapItem::Entry { key: k, value } if k == key => Some(value),
+            _ => None,
+        })
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Removes every entry named `key`, returning the first one's value.
+    pub fn remove(&mut self, key: &str) -> Option<Node> {
+        let mut removed = None;
+        let mut kept = Vec::with_capacity(self.items.len());
+        for item in std::mem::take(&mut self.items) {
+            match item {
+                MapItem::Entry { key: k, value } if k == key => {
+                    if removed.is_none() {
+                        removed = Some(value);
+                    }
+                }
+                other => kept.push(other),
+            }
+        }
+        self.items = kept;
+        removed
+    }
+
+    pub fn push(&mut self, key: impl Into<String>, value: Node) {
+        self.items.push(MapItem::Entry {
+            key: key.into(),
+            value,
+        });
+    }
+
+    /// Sets `key` in place if present, else appends it.
+    pub fn insert(&mut self, key: &str, value: Node) {
+        match self.get_mut(key) {
+            Some(slot) => *slot = value,
+            None => self.push(key, value),
+        }
+    }
+
+    pub fn entries(&self) -> impl Iterator<Item = (&str, &Node)> {
+        self.items.iter().filter_map(|item| match item {
+            MapItem::Entry { key, value } => Some((key.as_str(), value)),
+            MapItem::Comment(_) => None,
+        })
+    }
+
+    fn wipe(&mut self) {
+        for item in &mut self.items {
+            match item {
+                MapItem::Entry { key, value } => {
+                    key.zeroize();
+                    value.wipe();
+                }
+                MapItem::Comment(text) => text.zeroize(),
+            }
+        }
+    }
+}
+
+impl Node {
+    pub fn str(s: impl Into<String>) -> Node {
+        Node::Scalar(Scalar::Str(s.into()))
+    }
+
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Node::Map(map) => Some(map),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Node::Scalar(Scalar::Str(s)) => Some(s),
+            _ => None,
+        }
+    }
+
+    fn wipe(&mut self) {
+        match self {
+            Node::Map(map) => map.wipe(),
+            Node::List(items) => {
+                for item in items {
+                    match item {
+                        ListItem::Value(node) => node.wipe(),
+                        ListItem::Comment(text) => text.zeroize(),
+                    }
+                }
+            }
+            Node::Scalar(scalar) => scalar.wipe(),
+        }
+    }
+}
+
+impl Scalar {
+    fn wipe(&mut self) {
+        match self {
+            Scalar::Str(s) | Scalar::Time(s) => s.zeroize(),
+            Scalar::Bytes(b) => b.zeroize(),
+            Scalar::Int(i) => *i = 0,
+            Scalar::Float(f) => *f = 0.0,
+            Scalar::Bool(b) => *b = false,
+            Scalar::Null => {}
+        }
+    }
+}
+
+/// Deliberately opaque: a document may hold plaintext, and `Debug` output ends up in logs.
+impl std::fmt::Debug for Document {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Document({} branches, contents redacted)",
+            self.branches.len()
+        )
+    }
+}
+
+impl std::fmt::Debug for Map {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Map({} items, contents redacted)", self.items.len())
+    }
+}
+
+impl std::fmt::Debug for Node {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Node::Map(m) => m.fmt(f),
+            Node::List(items) => write!(f, "List({} items, contents redacted)", items.len()),
+            Node::Scalar(_) => f.write_str("Scalar(redacted)"),
+        }
+    }
+}
