@@ -2,9 +2,11 @@
 //!
 //! Layers (each may use only those below it): `config`, `stores`, `keys` → `crypto` → `tree`.
 
+pub mod config;
 pub mod crypto;
 pub mod keys;
 pub mod metadata;
+pub mod ops;
 pub mod stores;
 pub mod timefmt;
 pub mod tree;

@@ -1,1 +1,5 @@
-fn main() {}
+mod cli;
+
+fn main() -> std::process::ExitCode {
+    std::process::ExitCode::from(cli::run())
+}

@@ -39,8 +39,15 @@ pub fn wrap_groups(
     let (secrets, threshold) = if groups.len() == 1 {
         (vec![Zeroizing::new(data_key.as_bytes().to_vec())], 0)
     } else {
-        let threshold = if threshold == 0 { groups.len() } else { threshold };
-        (shamir::split(data_key.as_bytes(), groups.len(), threshold)?, threshold)
+        let threshold = if threshold == 0 {
+            groups.len()
+        } else {
+            threshold
+        };
+        (
+            shamir::split(data_key.as_bytes(), groups.len(), threshold)?,
+            threshold,
+        )
     };
     let wrapped = std::thread::scope(|scope| {
         let handles: Vec<Vec<_>> = groups
@@ -96,7 +103,10 @@ pub struct RecoverError {
 
 impl std::fmt::Display for RecoverError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        writeln!(f, "Failed to get the data key required to decrypt the SOPS file.")?;
+        writeln!(
+            f,
+            "Failed to get the data key required to decrypt the SOPS file."
+        )?;
         for (i, (ok, keys)) in self.groups.iter().enumerate() {
             writeln!(f, "\nGroup {i}: {}", if *ok { "SUCCESS" } else { "FAILED" })?;
             for key in keys {
@@ -141,13 +151,21 @@ impl std::error::Error for RecoverError {}
 /// The order in which a group's keys are tried: the listed types first, in list order, then the
 /// rest in file order.
 fn ordered<'a>(keys: &'a [KeyStanza], order: &[String]) -> Vec<&'a KeyStanza> {
-    let rank = |k: &KeyStanza| order.iter().position(|t| t == k.type_id()).unwrap_or(order.len());
+    let rank = |k: &KeyStanza| {
+        order
+            .iter()
+            .position(|t| t == k.type_id())
+            .unwrap_or(order.len())
+    };
     let mut sorted: Vec<&KeyStanza> = keys.iter().collect();
     sorted.sort_by_key(|k| rank(k));
     sorted
 }
 
-fn try_key(stanza: &KeyStanza, unwrappers: &[&dyn KeyUnwrapper]) -> Result<Zeroizing<Vec<u8>>, Attempt> {
+fn try_key(
+    stanza: &KeyStanza,
+    unwrappers: &[&dyn KeyUnwrapper],
+) -> Result<Zeroizing<Vec<u8>>, Attempt> {
     let mut last = Attempt::Unsupported;
     for unwrapper in unwrappers {
         match unwrapper.unwrap(stanza) {
@@ -222,7 +240,8 @@ pub fn recover(
         return Err(fail(None, reports));
     }
     let key = if multi {
-        shamir::combine(&shares).map_err(|e| fail(Some(e.to_string()), std::mem::take(&mut reports)))?
+        shamir::combine(&shares)
+            .map_err(|e| fail(Some(e.to_string()), std::mem::take(&mut reports)))?
     } else {
         shares.swap_remove(0)
     };
@@ -276,7 +295,9 @@ mod tests {
 
     impl KeyUnwrapper for FakeHolder {
         fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>> {
-            let KeyStanza::Age(a) = stanza else { return None };
+            let KeyStanza::Age(a) = stanza else {
+                return None;
+            };
             if !self.0.contains(&a.recipient) {
                 return Some(Err(KeyError::Failed {
                     backend: "age",
@@ -291,7 +312,11 @@ mod tests {
     fn groups(names: &[&[&str]]) -> Vec<Vec<Box<dyn MasterKey>>> {
         names
             .iter()
-            .map(|g| g.iter().map(|n| Box::new(FakeKey(n.to_string())) as Box<dyn MasterKey>).collect())
+            .map(|g| {
+                g.iter()
+                    .map(|n| Box::new(FakeKey(n.to_string())) as Box<dyn MasterKey>)
+                    .collect()
+            })
             .collect()
     }
 

@@ -53,7 +53,11 @@ fn evaluate(coefficients: &[u8], x: u8) -> u8 {
 }
 
 /// Splits `secret` into `parts` shares, any `threshold` of which rebuild it.
-pub fn split(secret: &[u8], parts: usize, threshold: usize) -> Result<Vec<Zeroizing<Vec<u8>>>, ShamirError> {
+pub fn split(
+    secret: &[u8],
+    parts: usize,
+    threshold: usize,
+) -> Result<Vec<Zeroizing<Vec<u8>>>, ShamirError> {
     if threshold < 2 || parts < threshold || parts > 255 || secret.is_empty() {
         return Err(ShamirError::BadParameters { parts, threshold });
     }
@@ -93,9 +97,9 @@ pub fn combine(shares: &[Zeroizing<Vec<u8>>]) -> Result<Zeroizing<Vec<u8>>, Sham
     }
     let basis: Vec<u8> = (0..xs.len())
         .map(|i| {
-            (0..xs.len()).filter(|&j| j != i).fold(1u8, |acc, j| {
-                mul(acc, mul(xs[j], inverse(xs[i] ^ xs[j])))
-            })
+            (0..xs.len())
+                .filter(|&j| j != i)
+                .fold(1u8, |acc, j| mul(acc, mul(xs[j], inverse(xs[i] ^ xs[j]))))
         })
         .collect();
     let mut secret = Zeroizing::new(vec![0u8; len - 1]);

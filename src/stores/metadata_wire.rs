@@ -32,7 +32,9 @@ fn required(map: &Map, name: &str, what: &str) -> Result<String, StoreError> {
 fn created_at(map: &Map, what: &str) -> Result<String, StoreError> {
     let value = required(map, "created_at", what)?;
     if crate::timefmt::parse_rfc3339(&value).is_none() {
-        return Err(bad(format!("{what} has a `created_at` that is not an RFC 3339 time")));
+        return Err(bad(format!(
+            "{what} has a `created_at` that is not an RFC 3339 time"
+        )));
     }
     Ok(value)
 }
@@ -48,7 +50,10 @@ fn entries<'a>(map: &'a Map, name: &str) -> Result<Vec<&'a Map>, StoreError> {
                 ListItem::Value(v) => Some(v),
                 ListItem::Comment(_) => None,
             })
-            .map(|v| v.as_map().ok_or_else(|| bad(format!("an entry of `{name}` is not a mapping"))))
+            .map(|v| {
+                v.as_map()
+                    .ok_or_else(|| bad(format!("an entry of `{name}` is not a mapping")))
+            })
             .collect(),
         Some(_) => Err(bad(format!("`{name}` is not a list"))),
     }
@@ -165,7 +170,9 @@ fn read_rule(map: &Map) -> Result<PartialRule, StoreError> {
     for name in PartialRule::FIELDS {
         if let Some(value) = field(map, name).filter(|v| !v.is_empty()) {
             if found != PartialRule::None {
-                return Err(bad("more than one of the partial-encryption options is set; sops allows only one"));
+                return Err(bad(
+                    "more than one of the partial-encryption options is set; sops allows only one",
+                ));
             }
             found = PartialRule::from_field(name, value).expect("a known field name");
         }
@@ -176,20 +183,25 @@ fn read_rule(map: &Map) -> Result<PartialRule, StoreError> {
 fn read_bool(map: &Map, name: &str) -> Result<bool, StoreError> {
     match field(map, name) {
         None => Ok(false),
-        Some(v) => crate::crypto::parse_go_bool(&v).ok_or_else(|| bad(format!("`{name}` is not a boolean"))),
+        Some(v) => crate::crypto::parse_go_bool(&v)
+            .ok_or_else(|| bad(format!("`{name}` is not a boolean"))),
     }
 }
 
 /// Reads the `sops` block.
 pub fn from_node(node: &Node) -> Result<Metadata, StoreError> {
-    let map = node.as_map().ok_or_else(|| bad("the `sops` entry is not a mapping"))?;
+    let map = node
+        .as_map()
+        .ok_or_else(|| bad("the `sops` entry is not a mapping"))?;
     let last_modified = required(map, "lastmodified", "the metadata")?;
     if crate::timefmt::parse_rfc3339(&last_modified).is_none() {
         return Err(bad("`lastmodified` is not an RFC 3339 time"));
     }
     let shamir_threshold = match field(map, "shamir_threshold") {
         None => 0,
-        Some(v) => v.parse().map_err(|_| bad("`shamir_threshold` is not a number"))?,
+        Some(v) => v
+            .parse()
+            .map_err(|_| bad("`shamir_threshold` is not a number"))?,
     };
     Ok(Metadata {
         key_groups: read_groups(map)?,
@@ -291,7 +303,10 @@ pub fn to_node(meta: &Metadata) -> Node {
     let single = meta.key_groups.len() == 1;
     if !single {
         if meta.shamir_threshold > 0 {
-            m.push("shamir_threshold", Node::Scalar(Scalar::Int(meta.shamir_threshold as i64)));
+            m.push(
+                "shamir_threshold",
+                Node::Scalar(Scalar::Int(meta.shamir_threshold as i64)),
+            );
         }
         let groups = meta
             .key_groups
@@ -336,7 +351,8 @@ mod tests {
         let age = |n: usize| {
             KeyStanza::Age(AgeStanza {
                 recipient: format!("age1recipient{n}"),
-                enc: "-----BEGIN AGE ENCRYPTED FILE-----\nxx\n-----END AGE ENCRYPTED FILE-----\n".into(),
+                enc: "-----BEGIN AGE ENCRYPTED FILE-----\nxx\n-----END AGE ENCRYPTED FILE-----\n"
+                    .into(),
             })
         };
         let pgp = KeyStanza::Pgp(PgpStanza {
@@ -375,7 +391,15 @@ mod tests {
         let keys: Vec<&str> = node.as_map().unwrap().entries().map(|(k, _)| k).collect();
         assert_eq!(
             keys,
-            ["age", "lastmodified", "mac", "pgp", "encrypted_regex", "mac_only_encrypted", "version"]
+            [
+                "age",
+                "lastmodified",
+                "mac",
+                "pgp",
+                "encrypted_regex",
+                "mac_only_encrypted",
+                "version"
+            ]
         );
     }
 

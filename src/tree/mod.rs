@@ -2,6 +2,7 @@
 //!
 //! Knows nothing of files, formats or keys: stores build a [`Document`], crypto visits its leaves.
 
+pub mod path;
 mod walk;
 
 pub use walk::{walk_leaves_mut, Leaf, LeafMut, Selector};

@@ -1,0 +1,210 @@
+//! The command line, spelled as sops 3.x spells it: subcommands, plus the legacy flag mode
+//! (`rsops -d file`), with global flags before the subcommand (`rsops --config c.yaml encrypt f`).
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "rsops",
+    version,
+    about = "rsops: a fast, SOPS-compatible secrets encryptor",
+    subcommand_precedence_over_arg = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub legacy: LegacyArgs,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GlobalArgs {
+    /// Path to the .sops.yaml config (skips the search from the working directory)
+    #[arg(long, global = true, env = "SOPS_CONFIG", value_name = "PATH")]
+    pub config: Option<PathBuf>,
+    /// Print what is done (never secrets)
+    #[arg(long, global = true)]
+    pub verbose: bool,
+    /// Accepted for sops compatibility; rsops never checks for updates over the network
+    #[arg(long, global = true, env = "SOPS_DISABLE_VERSION_CHECK", num_args = 0..=1, default_missing_value = "true")]
+    pub disable_version_check: Option<String>,
+    /// Accepted for sops compatibility; rsops never checks for updates over the network
+    #[arg(long, global = true)]
+    pub check_for_updates: bool,
+    /// Keep plain every value below a comment matching this regex
+    #[arg(long, global = true, value_name = "REGEX")]
+    pub unencrypted_comment_regex: Option<String>,
+    /// Encrypt only values below a comment matching this regex
+    #[arg(long, global = true, value_name = "REGEX")]
+    pub encrypted_comment_regex: Option<String>,
+    /// Compute the MAC over encrypted values only
+    #[arg(long, global = true)]
+    pub mac_only_encrypted: bool,
+    /// Indentation of YAML/JSON output
+    #[arg(long, global = true, value_name = "N", allow_hyphen_values = true)]
+    pub indent: Option<i64>,
+    /// Accepted for sops compatibility (rsops has no key service client yet)
+    #[arg(long, global = true, env = "SOPS_ENABLE_LOCAL_KEYSERVICE", num_args = 0..=1, default_missing_value = "true", hide = true)]
+    pub enable_local_keyservice: Option<String>,
+    /// Accepted for sops compatibility (rsops has no key service client yet)
+    #[arg(long, global = true, env = "SOPS_KEYSERVICE", hide = true)]
+    pub keyservice: Vec<String>,
+}
+
+/// Key flags shared by encrypt, edit and legacy mode.
+#[derive(Args, Debug, Clone, Default)]
+pub struct KeyArgs {
+    /// Comma-separated age recipients
+    #[arg(
+        short = 'a',
+        long,
+        env = "SOPS_AGE_RECIPIENTS",
+        value_name = "RECIPIENTS"
+    )]
+    pub age: Option<String>,
+    /// Comma-separated PGP fingerprints
+    #[arg(short = 'p', long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
+    pub pgp: Option<String>,
+    /// Comma-separated AWS KMS ARNs (ARN[+ROLE_ARN])
+    #[arg(short = 'k', long, env = "SOPS_KMS_ARN", value_name = "ARNS")]
+    pub kms: Option<String>,
+    /// AWS profile for KMS requests
+    #[arg(long, value_name = "PROFILE")]
+    pub aws_profile: Option<String>,
+    /// Comma-separated GCP KMS resource IDs
+    #[arg(long, env = "SOPS_GCP_KMS_IDS", value_name = "IDS")]
+    pub gcp_kms: Option<String>,
+    /// Comma-separated Azure Key Vault key URLs
+    #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", value_name = "URLS")]
+    pub azure_kv: Option<String>,
+    /// Comma-separated Vault transit key URIs
+    #[arg(long, env = "SOPS_VAULT_URIS", value_name = "URIS")]
+    pub hc_vault_transit: Option<String>,
+    /// KMS encryption context: k1:v1,k2:v2
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+    /// Number of key groups needed to decrypt (Shamir)
+    #[arg(long, value_name = "N")]
+    pub shamir_secret_sharing_threshold: Option<usize>,
+}
+
+/// Partial-encryption flags (at most one).
+#[derive(Args, Debug, Clone, Default)]
+pub struct PartialArgs {
+    #[arg(long, value_name = "SUFFIX")]
+    pub unencrypted_suffix: Option<String>,
+    #[arg(long, value_name = "SUFFIX")]
+    pub encrypted_suffix: Option<String>,
+    #[arg(long, value_name = "REGEX")]
+    pub unencrypted_regex: Option<String>,
+    #[arg(long, value_name = "REGEX")]
+    pub encrypted_regex: Option<String>,
+}
+
+/// Input/output selection shared by most commands.
+#[derive(Args, Debug, Clone, Default)]
+pub struct FormatArgs {
+    /// yaml, json, dotenv, ini or binary (default: from the file extension)
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    /// yaml, json, dotenv, ini or binary (default: from the file extension)
+    #[arg(long, value_name = "TYPE")]
+    pub output_type: Option<String>,
+    /// Use this name (for the format and the .sops.yaml rules) instead of the file's
+    #[arg(long, value_name = "PATH")]
+    pub filename_override: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EncryptArgs {
+    /// Write the result back to the file
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Write the result to this file
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    #[command(flatten)]
+    pub partial: PartialArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    /// The file to encrypt (stdin when absent; then --filename-override is required)
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct DecryptArgs {
+    /// Write the result back to the file
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Write the result to this file
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// Print only this part of the document, e.g. '["db"]["password"]' or '["list"][0]'
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// Do not verify the MAC (values still have to authenticate)
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// Key types to try first, comma-separated (default age,pgp)
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    /// The file to decrypt (stdin when absent)
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct FileStatusArgs {
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Encrypt a file (to stdout unless -i/--output)
+    Encrypt(EncryptArgs),
+    /// Decrypt a file (to stdout unless -i/--output)
+    Decrypt(DecryptArgs),
+    /// Print {"encrypted":true|false} for a file
+    Filestatus(FileStatusArgs),
+}
+
+/// sops's legacy mode: `rsops -e|-d [flags] FILE`.
+#[derive(Args, Debug, Clone, Default)]
+pub struct LegacyArgs {
+    /// Encrypt the file
+    #[arg(short = 'e', long = "encrypt")]
+    pub encrypt: bool,
+    /// Decrypt the file
+    #[arg(short = 'd', long = "decrypt")]
+    pub decrypt: bool,
+    /// Write the result back to the file
+    #[arg(short = 'i', long = "in-place")]
+    pub in_place: bool,
+    /// Write the result to this file
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    /// With -d: print only this part of the document
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// With -d: do not verify the MAC
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// With -d: key types to try first
+    #[arg(long, value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    #[command(flatten)]
+    pub partial: PartialArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    pub file: Option<PathBuf>,
+}

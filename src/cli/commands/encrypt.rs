@@ -1,0 +1,81 @@
+use crate::cli::args::{EncryptArgs, GlobalArgs};
+use crate::cli::exit::{self, CliError};
+use crate::cli::{io, plan};
+use rsops::ops::{self, EncryptPlan};
+
+pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
+    if args.file.is_none() {
+        if args.in_place {
+            return Err(CliError::new(
+                exit::ERROR_CONFLICTING_PARAMETERS,
+                "cannot use --in-place when reading from stdin",
+            ));
+        }
+        if args.format.filename_override.is_none() {
+            return Err(CliError::new(exit::ERROR_CONFLICTING_PARAMETERS, "must specify --filename-override when reading from stdin")
+                .hint("the name decides the format and the .sops.yaml rule, e.g. --filename-override secrets.yaml"));
+        }
+    }
+    if args.in_place && args.output.is_some() {
+        return Err(CliError::new(
+            exit::ERROR_CONFLICTING_PARAMETERS,
+            "cannot operate on both --output and --in-place",
+        ));
+    }
+    let file = args.file.as_deref().map(io::existing_file).transpose()?;
+    let rule_path = plan::rule_path(file.as_deref(), &args.format);
+    let formats = plan::formats(rule_path.as_deref(), &args.format);
+    let config = plan::load_config(global)?;
+    let options = plan::store_options(global, config.as_ref())?;
+
+    let flag_keys = plan::keys_from_flags(&args.keys)?;
+    let rule = match (&config, &rule_path) {
+        (Some(c), Some(p)) => match c.rule_for(p) {
+            Ok(rule) => rule,
+            // A rule is only required when the flags name no keys.
+            Err(e) if flag_keys.is_none() => return Err(e.into()),
+            Err(_) => None,
+        },
+        _ => None,
+    };
+    let (partial, mac_only) =
+        plan::partial_rule(&args.partial, global, rule.as_ref(), formats.input)?;
+    let (groups, threshold) = match (flag_keys, &rule) {
+        (Some(specs), _) => (vec![specs], args.keys.shamir_secret_sharing_threshold.unwrap_or(0)),
+        (None, Some(r)) => (
+            r.key_groups.clone(),
+            args.keys.shamir_secret_sharing_threshold.unwrap_or(r.shamir_threshold),
+        ),
+        (None, None) => {
+            return Err(CliError::new(
+                exit::ERROR_GENERIC,
+                "config file not found, or has no creation rules, and no keys provided through command line options",
+            )
+            .hint("pass --age RECIPIENT or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"))
+        }
+    };
+    let master_keys = plan::master_key_groups(&groups)?;
+
+    let input = io::read_input(file.as_deref())?;
+    let in_store = plan::store(formats.input, options);
+    let out_store = plan::store(formats.output, options);
+    let doc = in_store.load_plain(&input).map_err(ops::Error::from)?;
+    if doc.branches.is_empty() {
+        return Err(ops::Error::EmptyDocument.into());
+    }
+    if out_store.has_metadata(&doc) {
+        return Err(ops::Error::AlreadyEncrypted.into());
+    }
+    let (encrypted, meta) = ops::encrypt_new(
+        doc,
+        &EncryptPlan {
+            key_groups: &master_keys,
+            shamir_threshold: threshold,
+            rule: partial,
+            mac_only_encrypted: mac_only,
+        },
+    )?;
+    let bytes = ops::emit_encrypted(out_store.as_ref(), encrypted, &meta)?;
+    let in_place = if args.in_place { file.as_deref() } else { None };
+    io::write_output(&bytes, in_place, args.output.as_deref())
+}

@@ -1,0 +1,3 @@
+pub mod decrypt;
+pub mod encrypt;
+pub mod filestatus;

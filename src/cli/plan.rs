@@ -1,0 +1,299 @@
+//! Flags, environment and `.sops.yaml` resolved into what a command needs: stores, key groups,
+//! the partial-encryption rule.
+
+use super::args::{FormatArgs, GlobalArgs, KeyArgs, PartialArgs};
+use super::exit::{self, CliError};
+use rsops::config::{find_config, ConfigFile, KeySpec, RuleConfig};
+use rsops::keys::age::{parse_recipients, AgeIdentities};
+use rsops::keys::pgp::{PgpDecryptor, PgpKey};
+use rsops::keys::{KeyUnwrapper, MasterKey};
+use rsops::metadata::PartialRule;
+use rsops::stores::{store_for, Format, Store, StoreOptions};
+use std::path::{Path, PathBuf};
+
+/// Loads `--config`/`SOPS_CONFIG`, else the first `.sops.yaml` up from the working directory.
+pub fn load_config(global: &GlobalArgs) -> Result<Option<ConfigFile>, CliError> {
+    let path = match &global.config {
+        Some(p) => Some(p.clone()),
+        None => std::env::current_dir().ok().and_then(|d| find_config(&d)),
+    };
+    match path {
+        None => Ok(None),
+        Some(p) => ConfigFile::load(&p)
+            .map(Some)
+            .map_err(|e| CliError::new(exit::ERROR_GENERIC, e.to_string())),
+    }
+}
+
+pub struct Formats {
+    pub input: Format,
+    pub output: Format,
+}
+
+fn parse_type(name: &Option<String>) -> Option<Format> {
+    name.as_deref().and_then(Format::from_name)
+}
+
+/// `--input-type`/`--output-type`, else the extension of the (overridden) file name; the output
+/// type defaults to the file's extension, not to the input type, as in sops.
+pub fn formats(name_for_type: Option<&Path>, args: &FormatArgs) -> Formats {
+    let by_name = name_for_type
+        .map(Format::from_path)
+        .unwrap_or(Format::Binary);
+    Formats {
+        input: parse_type(&args.input_type).unwrap_or(by_name),
+        output: parse_type(&args.output_type).unwrap_or(by_name),
+    }
+}
+
+pub fn store_options(
+    global: &GlobalArgs,
+    config: Option<&ConfigFile>,
+) -> Result<StoreOptions, CliError> {
+    let mut options = config.map(|c| c.stores).unwrap_or_default();
+    if let Some(indent) = global.indent {
+        if indent < 0 {
+            return Err(CliError::new(
+                exit::ERROR_GENERIC,
+                "--indent cannot be negative",
+            ));
+        }
+        options.yaml_indent = indent as usize;
+        options.json_indent = Some(indent as usize);
+        options.json_binary_indent = Some(indent as usize);
+    }
+    Ok(options)
+}
+
+pub fn store(format: Format, options: StoreOptions) -> Box<dyn Store> {
+    store_for(format, options)
+}
+
+/// The path `.sops.yaml` rules are matched against: `--filename-override` or the file, absolute.
+pub fn rule_path(file: Option<&Path>, format: &FormatArgs) -> Option<PathBuf> {
+    format
+        .filename_override
+        .as_deref()
+        .or(file)
+        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+}
+
+/// The single partial-encryption rule from the flags, else from the creation rule; sops refuses
+/// more than one (exit 8). Binary files are always encrypted whole, with no rule recorded.
+pub fn partial_rule(
+    partial: &PartialArgs,
+    global: &GlobalArgs,
+    rule: Option<&RuleConfig>,
+    input: Format,
+) -> Result<(PartialRule, bool), CliError> {
+    if input == Format::Binary {
+        return Ok((PartialRule::None, false));
+    }
+    let from_flags = [
+        ("unencrypted_suffix", &partial.unencrypted_suffix),
+        ("encrypted_suffix", &partial.encrypted_suffix),
+        ("unencrypted_regex", &partial.unencrypted_regex),
+        ("encrypted_regex", &partial.encrypted_regex),
+        (
+            "unencrypted_comment_regex",
+            &global.unencrypted_comment_regex,
+        ),
+        ("encrypted_comment_regex", &global.encrypted_comment_regex),
+    ];
+    let mut chosen: Vec<PartialRule> = Vec::new();
+    for (name, flag) in from_flags {
+        let value = flag.clone().filter(|v| !v.is_empty()).or_else(|| {
+            rule.filter(|r| r.rule.field_name() == Some(name))
+                .and_then(|r| r.rule.value().map(String::from))
+        });
+        if let Some(v) = value {
+            chosen.push(PartialRule::from_field(name, v).expect("known field"));
+        }
+    }
+    if chosen.len() > 1 {
+        return Err(CliError::new(
+            exit::ERROR_CONFLICTING_PARAMETERS,
+            "cannot use more than one of encrypted_suffix, unencrypted_suffix, encrypted_regex, unencrypted_regex, encrypted_comment_regex, or unencrypted_comment_regex in the same file",
+        ));
+    }
+    let rule_value = chosen
+        .pop()
+        .unwrap_or_else(|| PartialRule::UnencryptedSuffix("_unencrypted".to_string()));
+    let mac_only = global.mac_only_encrypted || rule.is_some_and(|r| r.mac_only_encrypted);
+    Ok((rule_value, mac_only))
+}
+
+fn nonempty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().filter(|s| !s.trim().is_empty())
+}
+
+/// Key specs from the key flags, in sops's group order (kms, gcp_kms, azure_kv, pgp, vault, age);
+/// `None` when no key flag is set.
+pub fn keys_from_flags(keys: &KeyArgs) -> Result<Option<Vec<KeySpec>>, CliError> {
+    let any = [
+        &keys.age,
+        &keys.pgp,
+        &keys.kms,
+        &keys.gcp_kms,
+        &keys.azure_kv,
+        &keys.hc_vault_transit,
+    ]
+    .iter()
+    .any(|v| nonempty(v).is_some());
+    if !any {
+        return Ok(None);
+    }
+    let split = |v: &Option<String>| -> Vec<String> {
+        nonempty(v)
+            .map(|s| {
+                s.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut specs = Vec::new();
+    for arn in split(&keys.kms) {
+        let (arn, role) = arn
+            .split_once('+')
+            .map(|(a, r)| (a.to_string(), r.to_string()))
+            .unwrap_or((arn, String::new()));
+        specs.push(KeySpec::Kms {
+            arn,
+            role,
+            context: parse_encryption_context(keys.encryption_context.as_deref())?,
+            aws_profile: keys.aws_profile.clone().unwrap_or_default(),
+        });
+    }
+    specs.extend(split(&keys.gcp_kms).into_iter().map(KeySpec::GcpKms));
+    for url in split(&keys.azure_kv) {
+        specs.push(rsops::config::parse_azure_url(&url).ok_or_else(|| {
+            CliError::new(
+                exit::ERROR_GENERIC,
+                format!("`{url}` is not an Azure Key Vault key URL"),
+            )
+            .hint("use https://VAULT.vault.azure.net/keys/NAME[/VERSION]")
+        })?);
+    }
+    specs.extend(
+        split(&keys.pgp)
+            .into_iter()
+            .map(|fp| KeySpec::Pgp(fp.replace(' ', ""))),
+    );
+    specs.extend(
+        split(&keys.hc_vault_transit)
+            .into_iter()
+            .map(KeySpec::HcVault),
+    );
+    specs.extend(split(&keys.age).into_iter().map(KeySpec::Age));
+    Ok(Some(specs))
+}
+
+/// `k1:v1,k2:v2`; a pair without exactly one `:` makes the whole context invalid (exit 6).
+fn parse_encryption_context(
+    text: Option<&str>,
+) -> Result<std::collections::BTreeMap<String, String>, CliError> {
+    let mut context = std::collections::BTreeMap::new();
+    let Some(text) = text.filter(|t| !t.is_empty()) else {
+        return Ok(context);
+    };
+    for pair in text.split(',') {
+        let parts: Vec<&str> = pair.split(':').collect();
+        if parts.len() != 2 {
+            return Err(CliError::new(
+                exit::ERROR_INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT,
+                "Invalid KMS encryption context format",
+            )
+            .hint("write it as key1:value1,key2:value2"));
+        }
+        context.insert(parts[0].to_string(), parts[1].to_string());
+    }
+    Ok(context)
+}
+
+/// Builds the backend for a key spec.
+pub fn master_key(spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, CliError> {
+    let invalid = |e: rsops::keys::KeyError| CliError::new(exit::ERROR_GENERIC, e.to_string());
+    match spec {
+        KeySpec::Age(recipients) => Ok(parse_recipients(recipients)
+            .map_err(invalid)?
+            .into_iter()
+            .map(|r| Box::new(r) as Box<dyn MasterKey>)
+            .collect()),
+        KeySpec::Pgp(fp) => Ok(vec![Box::new(PgpKey::new(fp).map_err(invalid)?)]),
+        other => Err(CliError::new(
+            exit::ERROR_GENERIC,
+            format!("rsops cannot encrypt with {} keys yet", spec_kind(other)),
+        )
+        .hint("use age or PGP keys for now (cloud KMS backends are being built)")),
+    }
+}
+
+fn spec_kind(spec: &KeySpec) -> &'static str {
+    match spec {
+        KeySpec::Age(_) => "age",
+        KeySpec::Pgp(_) => "PGP",
+        KeySpec::Kms { .. } => "AWS KMS",
+        KeySpec::GcpKms(_) => "GCP KMS",
+        KeySpec::AzureKv { .. } => "Azure Key Vault",
+        KeySpec::HcVault(_) => "HashiCorp Vault transit",
+        KeySpec::Hckms(_) => "HuaweiCloud KMS",
+    }
+}
+
+pub fn master_key_groups(
+    groups: &[Vec<KeySpec>],
+) -> Result<Vec<Vec<Box<dyn MasterKey>>>, CliError> {
+    groups
+        .iter()
+        .map(|g| {
+            let mut keys = Vec::new();
+            for spec in g {
+                keys.extend(master_key(spec)?);
+            }
+            Ok(keys)
+        })
+        .collect()
+}
+
+/// Every source of decryption keys rsops knows, each loading its secrets only when asked.
+pub struct Unwrappers {
+    age: AgeIdentities,
+    pgp: PgpDecryptor,
+}
+
+impl Unwrappers {
+    pub fn from_env() -> Unwrappers {
+        Unwrappers {
+            age: AgeIdentities::from_env(),
+            pgp: PgpDecryptor::from_env(),
+        }
+    }
+
+    pub fn list(&self) -> [&dyn KeyUnwrapper; 2] {
+        [&self.age, &self.pgp]
+    }
+}
+
+/// `--decryption-order`/`SOPS_DECRYPTION_ORDER`; a repeated type is an error (exit 112).
+pub fn decryption_order(flag: Option<&str>) -> Result<Vec<String>, CliError> {
+    let Some(text) = flag.filter(|t| !t.is_empty()) else {
+        return Ok(rsops::keys::groups::DEFAULT_DECRYPTION_ORDER
+            .iter()
+            .map(|s| s.to_string())
+            .collect());
+    };
+    let mut order: Vec<String> = Vec::new();
+    for t in text.split(',') {
+        if order.iter().any(|o| o == t) {
+            return Err(CliError::new(
+                exit::DUPLICATE_DECRYPTION_KEY_TYPE,
+                format!("Duplicate decryption key type: {t}"),
+            ));
+        }
+        order.push(t.to_string());
+    }
+    Ok(order)
+}
