@@ -51,7 +51,7 @@ pub fn encrypt_document(
             }
         }
         // A map comment stays a comment; a list comment becomes a string, as in sops.
-        Ok(if was_comment {
+        Ok(if was_comment && !leaf.in_list {
             LeafMut::Comment(sealed)
         } else {
             LeafMut::Scalar(Scalar::Str(sealed))
@@ -104,4 +104,105 @@ pub fn decrypt_document(
         mac: mac.finish_hex(),
         plain_comments,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::DataKey;
+    use crate::tree::{ListItem, Map, MapItem, Node};
+    use proptest::prelude::*;
+
+    fn scalar() -> impl Strategy<Value = Scalar> {
+        prop_oneof![
+            Just(Scalar::Null),
+            any::<bool>().prop_map(Scalar::Bool),
+            any::<i64>().prop_map(Scalar::Int),
+            (-1e15f64..1e15).prop_map(Scalar::Float),
+            "[a-zA-Z0-9 äöü🙂:_-]{0,12}".prop_map(Scalar::Str),
+        ]
+    }
+
+    fn node() -> impl Strategy<Value = Node> {
+        scalar()
+            .prop_map(Node::Scalar)
+            .prop_recursive(4, 48, 6, |inner| {
+                prop_oneof![
+                    proptest::collection::vec(("[a-z_]{1,8}", inner.clone()), 0..5).prop_map(
+                        |entries| {
+                            Node::Map(Map {
+                                items: entries
+                                    .into_iter()
+                                    .map(|(key, value)| MapItem::Entry { key, value })
+                                    .collect(),
+                            })
+                        }
+                    ),
+                    proptest::collection::vec(
+                        prop_oneof![
+                            inner.prop_map(ListItem::Value),
+                            "[ a-z]{1,8}".prop_map(ListItem::Comment)
+                        ],
+                        0..5
+                    )
+                    .prop_map(Node::List),
+                ]
+            })
+    }
+
+    fn document() -> impl Strategy<Value = Document> {
+        proptest::collection::vec(
+            prop_oneof![
+                ("[a-z_]{1,8}", node()).prop_map(|(key, value)| MapItem::Entry { key, value }),
+                "[ a-z]{0,8}".prop_map(MapItem::Comment),
+            ],
+            0..6,
+        )
+        .prop_map(|items| Document::single(Map { items }))
+    }
+
+    proptest! {
+        #[test]
+        fn decrypt_inverts_encrypt_and_macs_agree(doc in document(), mac_only in any::<bool>()) {
+            let key = DataKey::generate();
+            let cipher = Cipher::new(&key);
+            let selector = Selector::default();
+            let protection = Protection { selector: &selector, mac_only_encrypted: mac_only };
+            let mut work = doc.clone();
+            let sealed_mac = encrypt_document(&mut work, &cipher, &protection, None).unwrap();
+            let opened = decrypt_document(&mut work, &cipher, &protection, None).unwrap();
+            prop_assert_eq!(sealed_mac, opened.mac);
+            prop_assert!(work == doc);
+        }
+    }
+
+    #[test]
+    fn keys_under_unencrypted_suffix_stay_plain_but_count_in_the_mac() {
+        let mut map = Map::new();
+        map.push("a_unencrypted", Node::str("visible"));
+        map.push("b", Node::str("hidden"));
+        let mut doc = Document::single(map);
+        let key = DataKey::generate();
+        let cipher = Cipher::new(&key);
+        let selector = Selector::default();
+        let protection = Protection {
+            selector: &selector,
+            mac_only_encrypted: false,
+        };
+        let mac = encrypt_document(&mut doc, &cipher, &protection, None).unwrap();
+        assert_eq!(
+            doc.branches[0].get("a_unencrypted").unwrap().as_str(),
+            Some("visible")
+        );
+        assert!(doc.branches[0]
+            .get("b")
+            .unwrap()
+            .as_str()
+            .unwrap()
+            .starts_with("ENC[AES256_GCM,"));
+        let mut expected = crate::crypto::Mac::new(false);
+        expected.add(b"visible", false);
+        expected.add(b"hidden", true);
+        assert_eq!(mac, expected.finish_hex());
+    }
 }

@@ -229,3 +229,36 @@ impl std::fmt::Debug for Node {
         }
     }
 }
+
+impl std::fmt::Debug for Scalar {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let kind = match self {
+            Scalar::Null => "null",
+            Scalar::Bool(_) => "bool",
+            Scalar::Int(_) => "int",
+            Scalar::Float(_) => "float",
+            Scalar::Str(_) => "str",
+            Scalar::Bytes(_) => "bytes",
+            Scalar::Time(_) => "time",
+        };
+        write!(f, "Scalar::{kind}(redacted)")
+    }
+}
+
+impl std::fmt::Debug for MapItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            MapItem::Entry { value, .. } => write!(f, "Entry(redacted key, {value:?})"),
+            MapItem::Comment(_) => f.write_str("Comment(redacted)"),
+        }
+    }
+}
+
+impl std::fmt::Debug for ListItem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ListItem::Value(value) => value.fmt(f),
+            ListItem::Comment(_) => f.write_str("Comment(redacted)"),
+        }
+    }
+}

@@ -78,6 +78,8 @@ pub struct Leaf<'a> {
     pub encrypt: bool,
     /// True for comment items (map comments and list comments), which are never hashed.
     pub is_comment: bool,
+    /// True for items of a list: an encrypted list comment becomes a list string, as in sops.
+    pub in_list: bool,
 }
 
 /// A leaf handed to a visitor and taken back from it.
@@ -116,7 +118,7 @@ impl<'s, E, F> Walker<'s, F>
 where
     F: FnMut(&Leaf, LeafMut) -> Result<LeafMut, E>,
 {
-    fn leaf(&mut self, path_matched: bool, value: LeafMut) -> Result<LeafMut, E> {
+    fn leaf(&mut self, path_matched: bool, in_list: bool, value: LeafMut) -> Result<LeafMut, E> {
         let is_comment = matches!(value, LeafMut::Comment(_));
         let encrypt = self
             .selector
@@ -126,6 +128,7 @@ where
             aad,
             encrypt,
             is_comment,
+            in_list,
         };
         (self.visit)(&leaf, value)
     }
@@ -151,7 +154,7 @@ where
                 MapItem::Comment(text) => {
                     self.note_comment(text);
                     let taken = std::mem::take(text);
-                    *text = match self.leaf(path_matched, LeafMut::Comment(taken))? {
+                    *text = match self.leaf(path_matched, false, LeafMut::Comment(taken))? {
                         LeafMut::Comment(c) => c,
                         LeafMut::Scalar(Scalar::Str(s)) => s,
                         LeafMut::Scalar(_) => String::new(),
@@ -180,13 +183,13 @@ where
                 ListItem::Comment(text) => {
                     self.note_comment(text);
                     let taken = std::mem::take(text);
-                    let out = self.leaf(path_matched, LeafMut::Comment(taken))?;
+                    let out = self.leaf(path_matched, true, LeafMut::Comment(taken))?;
                     *item = leaf_to_list_item(out);
                 }
                 ListItem::Value(Node::Scalar(scalar)) => {
                     if !matches!(scalar, Scalar::Null) {
                         let taken = std::mem::replace(scalar, Scalar::Null);
-                        let out = self.leaf(path_matched, LeafMut::Scalar(taken))?;
+                        let out = self.leaf(path_matched, true, LeafMut::Scalar(taken))?;
                         *item = leaf_to_list_item(out);
                     }
                     self.clear_comments();
@@ -208,7 +211,7 @@ where
             Node::Scalar(Scalar::Null) => Ok(()),
             Node::Scalar(scalar) => {
                 let taken = std::mem::replace(scalar, Scalar::Null);
-                match self.leaf(path_matched, LeafMut::Scalar(taken))? {
+                match self.leaf(path_matched, false, LeafMut::Scalar(taken))? {
                     LeafMut::Scalar(s) => *scalar = s,
                     // A map value that decrypts to a comment has no comment slot to go to.
                     LeafMut::Comment(c) => *scalar = Scalar::Str(c),
