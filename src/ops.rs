@@ -170,3 +170,53 @@ fn verify_mac(cipher: &Cipher, meta: &Metadata, computed: &str) -> Result<(), Er
 pub fn emit_encrypted(store: &dyn Store, doc: Document, meta: &Metadata) -> Result<Vec<u8>, Error> {
     Ok(store.emit_encrypted(doc, metadata_wire::to_node(meta))?)
 }
+
+/// Everything needed to turn an encrypted file's bytes into plaintext output.
+pub struct PlainRequest<'a> {
+    pub input: &'a dyn Store,
+    pub output: &'a dyn Store,
+    pub ignore_mac: bool,
+    pub decryption_order: &'a [String],
+}
+
+/// Decrypts an encrypted file (any format) with the keys of the environment and emits its
+/// plaintext in the output format. The Kubernetes wrapper and `exec-*` use this.
+pub fn decrypt_to_plain(
+    bytes: &[u8],
+    request: &PlainRequest,
+) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
+    let file = load_encrypted(request.input, bytes)?;
+    let sources = crate::keys::KeySources::from_env();
+    let decrypted = decrypt(
+        file,
+        &DecryptOptions {
+            unwrappers: &sources.unwrappers(),
+            decryption_order: request.decryption_order,
+            ignore_mac: request.ignore_mac,
+            stash: None,
+        },
+    )?;
+    Ok(zeroize::Zeroizing::new(
+        request.output.emit_plain(&decrypted.doc)?,
+    ))
+}
+
+/// Decrypts an encrypted file and returns its plaintext document (for callers that walk it).
+pub fn decrypt_document_with_env(
+    bytes: &[u8],
+    input: &dyn Store,
+    decryption_order: &[String],
+) -> Result<Document, Error> {
+    let file = load_encrypted(input, bytes)?;
+    let sources = crate::keys::KeySources::from_env();
+    Ok(decrypt(
+        file,
+        &DecryptOptions {
+            unwrappers: &sources.unwrappers(),
+            decryption_order,
+            ignore_mac: false,
+            stash: None,
+        },
+    )?
+    .doc)
+}

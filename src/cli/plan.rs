@@ -4,9 +4,9 @@
 use super::args::{FormatArgs, GlobalArgs, KeyArgs, PartialArgs};
 use super::exit::{self, CliError};
 use rsops::config::{find_config, ConfigFile, KeySpec, RuleConfig};
-use rsops::keys::age::{parse_recipients, AgeIdentities};
-use rsops::keys::pgp::{PgpDecryptor, PgpKey};
-use rsops::keys::{KeyUnwrapper, MasterKey};
+use rsops::keys::age::parse_recipients;
+use rsops::keys::pgp::PgpKey;
+use rsops::keys::MasterKey;
 use rsops::metadata::PartialRule;
 use rsops::stores::{store_for, Format, Store, StoreOptions};
 use std::path::{Path, PathBuf};
@@ -256,25 +256,6 @@ pub fn master_key_groups(
             Ok(keys)
         })
         .collect()
-}
-
-/// Every source of decryption keys rsops knows, each loading its secrets only when asked.
-pub struct Unwrappers {
-    age: AgeIdentities,
-    pgp: PgpDecryptor,
-}
-
-impl Unwrappers {
-    pub fn from_env() -> Unwrappers {
-        Unwrappers {
-            age: AgeIdentities::from_env(),
-            pgp: PgpDecryptor::from_env(),
-        }
-    }
-
-    pub fn list(&self) -> [&dyn KeyUnwrapper; 2] {
-        [&self.age, &self.pgp]
-    }
 }
 
 /// `--decryption-order`/`SOPS_DECRYPTION_ORDER`; a repeated type is an error (exit 112).

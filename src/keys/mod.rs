@@ -39,3 +39,23 @@ pub trait MasterKey: Send + Sync {
 pub trait KeyUnwrapper {
     fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>>;
 }
+
+/// Every decryption-key source rsops knows, each loading its secrets only when first asked.
+pub struct KeySources {
+    age: age::AgeIdentities,
+    pgp: pgp::PgpDecryptor,
+}
+
+impl KeySources {
+    /// Sources configured by the environment, as sops reads it (SOPS_AGE_*, GNUPGHOME …).
+    pub fn from_env() -> KeySources {
+        KeySources {
+            age: age::AgeIdentities::from_env(),
+            pgp: pgp::PgpDecryptor::from_env(),
+        }
+    }
+
+    pub fn unwrappers(&self) -> Vec<&dyn KeyUnwrapper> {
+        vec![&self.age, &self.pgp]
+    }
+}

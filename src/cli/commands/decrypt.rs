@@ -41,11 +41,11 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     let in_store = plan::store(formats.input, options);
     let out_store = plan::store(formats.output, options);
     let encrypted = ops::load_encrypted(in_store.as_ref(), &input)?;
-    let unwrappers = plan::Unwrappers::from_env();
+    let sources = rsops::keys::KeySources::from_env();
     let decrypted = ops::decrypt(
         encrypted,
         &DecryptOptions {
-            unwrappers: &unwrappers.list(),
+            unwrappers: &sources.unwrappers(),
             decryption_order: &order,
             ignore_mac: args.ignore_mac,
             stash: None,
