@@ -12,6 +12,9 @@ use exit::CliError;
 
 /// Runs the CLI and returns the process exit code.
 pub fn run() -> u8 {
+    if let Some(code) = commands::k8s::by_program_name() {
+        return code;
+    }
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(()) => 0,
@@ -31,6 +34,11 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::Encrypt(a)) => commands::encrypt::run(global, a),
         Some(Command::Decrypt(a)) => commands::decrypt::run(global, a),
         Some(Command::Filestatus(a)) => commands::filestatus::run(global, a),
+        Some(Command::K8s(a)) => commands::k8s::run_k8s(a),
+        Some(Command::Helm(a)) => {
+            commands::k8s::run_helm(a).map(|code| std::process::exit(code.into()))
+        }
+        Some(Command::Kustomize(a)) => commands::k8s::run_kustomize(a),
         None => legacy(global, &cli.legacy),
     }
 }

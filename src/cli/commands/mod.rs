@@ -1,3 +1,4 @@
 pub mod decrypt;
 pub mod encrypt;
 pub mod filestatus;
+pub mod k8s;
