@@ -4,10 +4,22 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, Once};
 
 static LIVE_DIRS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
 static HANDLER: Once = Once::new();
+/// While an interactive child (an editor) runs in the foreground it owns Ctrl+C: vim uses it to
+/// cancel a command, so SIGINT must not tear the editor's file away.
+static FOREGROUND_CHILD: AtomicBool = AtomicBool::new(false);
+
+/// Runs `f` (which runs an interactive child) with SIGINT left to that child.
+pub fn with_foreground_child<T>(f: impl FnOnce() -> T) -> T {
+    FOREGROUND_CHILD.store(true, Ordering::SeqCst);
+    let result = f();
+    FOREGROUND_CHILD.store(false, Ordering::SeqCst);
+    result
+}
 
 /// Removes every live scratch directory; called from the signal thread before exiting.
 fn remove_all() {
@@ -25,7 +37,10 @@ fn install_signal_cleanup() {
         use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
         if let Ok(mut signals) = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP]) {
             std::thread::spawn(move || {
-                if let Some(signal) = signals.forever().next() {
+                for signal in signals.forever() {
+                    if signal == SIGINT && FOREGROUND_CHILD.load(Ordering::SeqCst) {
+                        continue;
+                    }
                     remove_all();
                     std::process::exit(128 + signal);
                 }
