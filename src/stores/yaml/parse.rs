@@ -166,19 +166,6 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
-    #[allow(dead_code)]
-    fn is_blank_line(&self, line: usize) -> bool {
-        let Some(&start) = self.line_starts.get(line.wrapping_sub(1)) else {
-            return true;
-        };
-        let end = self
-            .line_starts
-            .get(line)
-            .copied()
-            .unwrap_or(self.src.len());
-        self.src[start..end].trim().is_empty()
-    }
-
     fn innermost_block_col(&self) -> usize {
         self.frames
             .iter()
@@ -208,7 +195,7 @@ impl<'a> Builder<'a> {
             if let Some(&start) = piece.first() {
                 if c.col < next_indent && c.col != start.col {
                     let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
-                    self.foot(texts, split_once, start.col, false);
+                    self.foot(texts, split_once, start.col);
                     split_once = true;
                 }
             }
@@ -219,16 +206,8 @@ impl<'a> Builder<'a> {
                 && ((start.line == foot_line && self.prev != Prev::Key) || start.col < next_indent)
             {
                 let dedented = start.col < next_indent;
-                let blank_after = run.get(1).map_or_else(
-                    || next.is_none_or(|(l, _)| l > c.line + 1),
-                    |n| n.line > c.line + 1,
-                );
                 let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
-                if dedented && !blank_after {
-                    self.foot(texts, false, start.col, false);
-                } else {
-                    self.foot(texts, split_once || dedented, start.col, blank_after);
-                }
+                self.foot(texts, split_once || dedented, start.col);
                 split_once = true;
             }
         }
@@ -236,7 +215,7 @@ impl<'a> Builder<'a> {
             if let Some((_, next_col)) = next {
                 if next_col < next_indent && next_col != start.col {
                     let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
-                    self.foot(texts, split_once, start.col, false);
+                    self.foot(texts, split_once, start.col);
                     return;
                 }
             }
@@ -248,7 +227,7 @@ impl<'a> Builder<'a> {
 
     /// A foot comment: of the previous token (`late == false`), or one that yaml.v3 hands to a
     /// closing collection, picked by its column.
-    fn foot(&mut self, texts: Vec<&str>, late: bool, col: usize, _blank_after: bool) {
+    fn foot(&mut self, texts: Vec<&str>, late: bool, col: usize) {
         if !late {
             if let Some(frame) = self.frames.last_mut() {
                 for t in texts {
@@ -279,7 +258,12 @@ impl<'a> Builder<'a> {
             .starts_with(['&', '!']);
         match self.prev {
             Prev::Key if has_property => self.heads_inside.push(text),
-            Prev::Key => self.heads.push(text),
+            Prev::Key => {
+                // The key's line comment: sops writes it before the key.
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.push_comment(text);
+                }
+            }
             Prev::Value if self.prev_flow_end => {
                 if let Some(node) = self.frames.last_mut().and_then(Frame::last_value_mut) {
                     prepend_comment(node, text);
