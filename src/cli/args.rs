@@ -283,9 +283,6 @@ pub struct KeyChanges {
     pub add_hc_vault_transit: Option<String>,
     #[arg(long, value_name = "URIS")]
     pub rm_hc_vault_transit: Option<String>,
-    /// KMS encryption context for added KMS keys: k1:v1,k2:v2
-    #[arg(long, value_name = "CONTEXT")]
-    pub encryption_context: Option<String>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -298,6 +295,9 @@ pub struct RotateArgs {
     pub output: Option<PathBuf>,
     #[command(flatten)]
     pub changes: KeyChanges,
+    /// KMS encryption context for added KMS keys: k1:v1,k2:v2
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
     #[command(flatten)]
     pub format: FormatArgs,
     #[command(flatten)]
@@ -454,4 +454,40 @@ pub struct LegacyArgs {
     #[command(flatten)]
     pub format: FormatArgs,
     pub file: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_before_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "rsops", "--config", "c.yaml", "encrypt", "--age", "age1x", "f.yaml",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.global.config.as_deref(),
+            Some(std::path::Path::new("c.yaml"))
+        );
+        assert!(matches!(cli.command, Some(Command::Encrypt(_))));
+    }
+
+    #[test]
+    fn legacy_flags_and_bare_file() {
+        let cli = Cli::try_parse_from(["rsops", "-d", "--extract", r#"["a"]"#, "f.yaml"]).unwrap();
+        assert!(cli.command.is_none() && cli.legacy.decrypt);
+        assert_eq!(
+            cli.legacy.file.as_deref(),
+            Some(std::path::Path::new("f.yaml"))
+        );
+        let cli = Cli::try_parse_from(["rsops", "secrets.yaml"]).unwrap();
+        assert!(cli.command.is_none() && !cli.legacy.decrypt);
+    }
 }

@@ -97,6 +97,7 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
                 in_place: l.in_place,
                 output: l.output.clone(),
                 changes: l.changes.clone(),
+                encryption_context: l.keys.encryption_context.clone(),
                 format: l.format.clone(),
                 decrypt: decrypt_flags,
                 file: l.file.clone(),

@@ -34,6 +34,7 @@ fn specs(
 pub fn changed_groups(
     current: &[Vec<KeySpec>],
     changes: &KeyChanges,
+    context: &Option<String>,
 ) -> Result<Vec<Vec<KeySpec>>, CliError> {
     let c = changes;
     let added = specs(
@@ -43,7 +44,7 @@ pub fn changed_groups(
         &c.add_gcp_kms,
         &c.add_azure_kv,
         &c.add_hc_vault_transit,
-        &c.encryption_context,
+        context,
     )?;
     let removed: Vec<String> = specs(
         &c.rm_age,
@@ -95,7 +96,7 @@ pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
         .iter()
         .map(|g| g.keys.iter().map(KeySpec::from_stanza).collect())
         .collect();
-    let groups = changed_groups(&current, &args.changes)?;
+    let groups = changed_groups(&current, &args.changes, &args.encryption_context)?;
     let master_keys = plan::master_key_groups(&groups)?;
     let data_key = DataKey::generate();
     let (wrapped, threshold) = wrap_groups(&data_key, &master_keys, opened.meta.shamir_threshold)
