@@ -44,9 +44,21 @@ fn age_secret(name: &str) -> String {
         .to_string()
 }
 
-/// Runs a tool with stdin, expecting success; returns stdout.
+/// Runs a tool with stdin, expecting success; returns stdout. The key-source variables of the
+/// caller's environment are removed, so only `envs` decide which keys the tool sees.
 fn run(program: &str, args: &[&str], envs: &[(&str, &str)], stdin: &[u8]) -> Vec<u8> {
-    let mut child = Command::new(program)
+    let mut cmd = Command::new(program);
+    for var in [
+        "SOPS_AGE_KEY",
+        "SOPS_AGE_KEY_FILE",
+        "SOPS_AGE_KEY_CMD",
+        "SOPS_AGE_SSH_PRIVATE_KEY_FILE",
+        "SOPS_GPG_EXEC",
+        "GNUPGHOME",
+    ] {
+        cmd.env_remove(var);
+    }
+    let mut child = cmd
         .args(args)
         .envs(envs.iter().copied())
         .stdin(Stdio::piped())
@@ -625,4 +637,200 @@ fn pgp_legacy_go_messages_decrypt_via_gpg() {
             "8c68886c50b5b72965a3cb99c5172e1d74a8aca27b39ee880b535d6907e59f68"
         );
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The real sops: its stanzas unwrap with ours, and ours replace its stanzas.
+
+fn sops_bin() -> String {
+    std::env::var("SOPS_BIN")
+        .unwrap_or_else(|_| format!("{}/.tools/bin/sops", env!("CARGO_MANIFEST_DIR")))
+}
+
+fn sops(args: &[&str], envs: &[(&str, &str)]) -> Vec<u8> {
+    let mut all: Vec<(&str, &str)> = vec![("SOPS_DISABLE_VERSION_CHECK", "1")];
+    all.extend_from_slice(envs);
+    run(&sops_bin(), args, &all, b"")
+}
+
+#[test]
+fn real_sops_stanzas_round_trip_with_ours() {
+    let public = GnupgHome::with_keys(&["pgp_rsa.pub.asc"]);
+    let secret = GnupgHome::with_keys(&["pgp_rsa.sec.asc"]);
+    let home = TempDir::new().unwrap();
+    let home_s = home.path().to_str().unwrap();
+    let plain_path = home.path().join("plain.json");
+    std::fs::write(&plain_path, "{\"a\": \"b\", \"n\": 1}\n").unwrap();
+    let recipient = age_public("age1.txt");
+    let isolated = [("HOME", home_s), ("XDG_CONFIG_HOME", home_s)];
+
+    let mut envs = isolated.to_vec();
+    envs.push(("GNUPGHOME", public.path()));
+    let encrypted = sops(
+        &[
+            "encrypt",
+            "--age",
+            &recipient,
+            "--pgp",
+            RSA_FP,
+            plain_path.to_str().unwrap(),
+        ],
+        &envs,
+    );
+    let mut doc: serde_json::Value = serde_json::from_slice(&encrypted).unwrap();
+
+    // sops → ours: both stanzas give the same data key.
+    let sops_age = doc["sops"]["age"][0]["enc"].as_str().unwrap().to_string();
+    let sops_pgp = doc["sops"]["pgp"][0]["enc"].as_str().unwrap().to_string();
+    let ids = AgeIdentities::with_env(Env::from_pairs([(
+        "SOPS_AGE_KEY_FILE",
+        key_str("age1.txt"),
+    )]));
+    let data_key = unwrap_ok(&ids, &age_stanza(&recipient, sops_age.into_bytes()));
+    let via_pgp = unwrap_ok(
+        &PgpDecryptor::with_env(secret.env(&[])),
+        &pgp_stanza(RSA_FP, sops_pgp.into_bytes()),
+    );
+    assert_eq!(data_key.len(), 32);
+    assert_eq!(data_key, via_pgp);
+
+    // ours → sops: replace both stanzas with our wraps of that data key.
+    let age_ours = AgeRecipient::parse(&recipient)
+        .unwrap()
+        .wrap(&data_key)
+        .unwrap();
+    let pgp_ours = PgpKey::with_env(RSA_FP, public.env(&[]))
+        .unwrap()
+        .wrap(&data_key)
+        .unwrap();
+    doc["sops"]["age"][0]["enc"] = age_enc(&age_ours).into();
+    doc["sops"]["pgp"][0]["enc"] = pgp_enc(&pgp_ours).into();
+    let ours_path = home.path().join("ours.json");
+    std::fs::write(&ours_path, serde_json::to_vec_pretty(&doc).unwrap()).unwrap();
+    let ours = ours_path.to_str().unwrap();
+
+    let key_file = key_str("age1.txt");
+    let mut age_only = isolated.to_vec();
+    age_only.push(("SOPS_AGE_KEY_FILE", &key_file));
+    age_only.push(("GNUPGHOME", public.path()));
+    let out = sops(&["decrypt", ours], &age_only);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap()["a"],
+        "b"
+    );
+
+    // No age identity anywhere: sops must use our PGP stanza through gpg.
+    let mut pgp_only = isolated.to_vec();
+    pgp_only.push(("GNUPGHOME", secret.path()));
+    let out = sops(&["decrypt", ours], &pgp_only);
+    assert_eq!(
+        serde_json::from_slice::<serde_json::Value>(&out).unwrap()["a"],
+        "b"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// An age identity file that is itself passphrase-encrypted: the passphrase is asked for on the
+// terminal. `script` gives the test a pseudo-terminal; this same test, re-run inside it with
+// RSOPS_TTY_CHILD set, does the unwrap.
+
+const TTY_CHILD: &str = "RSOPS_TTY_CHILD";
+const PASSPHRASE: &str = "correct horse battery staple";
+
+fn encrypted_identity_file(dir: &Path) -> PathBuf {
+    use age::secrecy::SecretString;
+    let mut recipient = age::scrypt::Recipient::new(SecretString::from(PASSPHRASE.to_string()));
+    // A low work factor keeps the debug-build test fast.
+    recipient.set_work_factor(10);
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(&recipient as &dyn age::Recipient))
+            .unwrap();
+    let mut out = Vec::new();
+    let armor =
+        age::armor::ArmoredWriter::wrap_output(&mut out, age::armor::Format::AsciiArmor).unwrap();
+    let mut w = encryptor.wrap_output(armor).unwrap();
+    w.write_all(
+        std::fs::read_to_string(key_path("age1.txt"))
+            .unwrap()
+            .as_bytes(),
+    )
+    .unwrap();
+    w.finish().unwrap().finish().unwrap();
+    let path = dir.join("keys.age");
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+#[test]
+fn age_encrypted_identity_file_asks_passphrase_on_terminal() {
+    if let Ok(dir) = std::env::var(TTY_CHILD) {
+        let dir = Path::new(&dir);
+        let enc = std::fs::read(dir.join("stanza.age")).unwrap();
+        let ids = AgeIdentities::with_env(Env::from_pairs([(
+            "SOPS_AGE_KEY_FILE",
+            dir.join("keys.age").to_str().unwrap(),
+        )]));
+        let secret = unwrap_ok(&ids, &age_stanza(&age_public("age1.txt"), enc));
+        println!("SECRET:{}", String::from_utf8(secret).unwrap());
+        return;
+    }
+    let dir = TempDir::new().unwrap();
+    encrypted_identity_file(dir.path());
+    let stanza = AgeRecipient::parse(&age_public("age1.txt"))
+        .unwrap()
+        .wrap(&SECRET)
+        .unwrap();
+    std::fs::write(dir.path().join("stanza.age"), age_enc(&stanza)).unwrap();
+
+    // Without a terminal the error is clean and says why.
+    let ids = AgeIdentities::with_env(Env::from_pairs([(
+        "SOPS_AGE_KEY_FILE",
+        dir.path().join("keys.age").to_str().unwrap(),
+    )]));
+    if std::fs::File::open("/dev/tty").is_err() {
+        let err = ids.unwrap(&stanza).unwrap().unwrap_err().to_string();
+        assert!(err.contains("no terminal"), "{err}");
+    }
+
+    let me = std::env::current_exe().unwrap();
+    let inner = format!(
+        "'{}' --exact age_encrypted_identity_file_asks_passphrase_on_terminal --nocapture --test-threads 1",
+        me.display()
+    );
+    // `timeout` keeps a child that never prompts from hanging the suite.
+    let mut child = Command::new("timeout")
+        .args(["120", "script", "-qec", &inner, "/dev/null"])
+        .env(TTY_CHILD, dir.path())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script (util-linux) is needed for the terminal test");
+    // Answer once the prompt shows (echo is already off by then).
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 256];
+        let mut answered = false;
+        loop {
+            let n = std::io::Read::read(&mut stdout, &mut buf).unwrap_or(0);
+            if n == 0 {
+                break;
+            }
+            seen.extend_from_slice(&buf[..n]);
+            if !answered && String::from_utf8_lossy(&seen).contains("Enter passphrase") {
+                writeln!(stdin, "{PASSPHRASE}").unwrap();
+                answered = true;
+            }
+        }
+        seen
+    });
+    let seen = reader.join().unwrap();
+    child.wait().unwrap();
+    let text = String::from_utf8_lossy(&seen);
+    let expected = format!("SECRET:{}", String::from_utf8(SECRET.to_vec()).unwrap());
+    assert!(text.contains(&expected), "{text}");
+    assert!(text.contains("Enter passphrase for identity"), "{text}");
+    assert!(!text.contains(PASSPHRASE), "passphrase was echoed: {text}");
 }

@@ -44,11 +44,13 @@ fn read_line(tty: &File) -> Option<String> {
 /// Asks for a secret on the terminal with echo off.
 pub fn prompt_secret(prompt: &str) -> Option<SecretString> {
     let mut tty = open_tty()?;
-    write!(tty, "{prompt} ").ok()?;
-    tty.flush().ok()?;
+    // Echo goes off before the prompt shows, so nothing typed after the prompt is echoed.
     if !set_echo(&tty, false) {
         // Refuse rather than echo a passphrase to the screen.
-        let _ = writeln!(tty);
+        return None;
+    }
+    if write!(tty, "{prompt} ").and_then(|_| tty.flush()).is_err() {
+        set_echo(&tty, true);
         return None;
     }
     let line = read_line(&tty);

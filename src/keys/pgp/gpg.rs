@@ -15,8 +15,17 @@ pub(super) struct GpgOutput {
 pub(super) fn run(env: &Env, args: &[&str], stdin: &[u8]) -> Result<GpgOutput, String> {
     let binary = env.gpg_binary();
     let mut cmd = Command::new(&binary);
-    if let Some(home) = env.non_empty("GNUPGHOME") {
-        cmd.arg("--homedir").arg(home).env("GNUPGHOME", home);
+    // gpg sees the same environment as the snapshot (they differ only when one was given).
+    match env.non_empty("GNUPGHOME") {
+        Some(home) => {
+            cmd.arg("--homedir").arg(home).env("GNUPGHOME", home);
+        }
+        None => {
+            cmd.env_remove("GNUPGHOME");
+        }
+    }
+    if let Some(home) = env.lookup("HOME") {
+        cmd.env("HOME", home);
     }
     cmd.args(args)
         .stdin(Stdio::piped())
