@@ -304,7 +304,11 @@ fn age_failure_names_sources_and_hint() {
         .unwrap()
         .unwrap_err()
         .to_string();
-    assert!(err.contains("SOPS_AGE_KEY_FILE ("), "{err}");
+    let tried = format!(
+        "Tried the identities from SOPS_AGE_KEY_FILE ({})",
+        key_str("age1.txt")
+    );
+    assert!(err.contains(&tried), "{err}");
     assert!(err.contains("failed to execute command false"), "{err}");
     assert!(err.contains("Set SOPS_AGE_KEY_FILE"), "{err}");
     assert!(!err.contains(&age_secret("age1.txt")), "{err}");
@@ -833,4 +837,30 @@ fn age_encrypted_identity_file_asks_passphrase_on_terminal() {
     assert!(text.contains(&expected), "{text}");
     assert!(text.contains("Enter passphrase for identity"), "{text}");
     assert!(!text.contains(PASSPHRASE), "passphrase was echoed: {text}");
+}
+
+#[test]
+fn pgp_subkey_fingerprint_and_long_key_id_find_the_cert() {
+    let secret = GnupgHome::with_keys(&["pgp_rsa.sec.asc"]);
+    let env = Env::from_pairs([
+        ("RSOPS_PGP_PUBLIC_KEYS", key_str("pgp_rsa.pub.asc")),
+        ("SOPS_GPG_EXEC", "/nonexistent/gpg".to_string()),
+    ]);
+    for given in [
+        "3E3C4653B55AB37D18A2D32B11CF3B5CB58CABFE", // encryption subkey
+        "3e3c4653b55ab37d18a2d32b11cf3b5cb58cabfe!", // exactly that subkey, lower case
+        "13DC73C8F49DE51A",                         // primary long key id
+    ] {
+        let stanza = PgpKey::with_env(given, env.clone())
+            .unwrap()
+            .wrap(&SECRET)
+            .unwrap();
+        let KeyStanza::Pgp(s) = &stanza else { panic!() };
+        assert_eq!(s.fp, given, "the fingerprint is stored as given");
+        assert_eq!(
+            secret.gpg(&["--batch", "-d"], s.enc.as_bytes()),
+            SECRET,
+            "{given}"
+        );
+    }
 }

@@ -89,10 +89,11 @@ pub(super) fn load_static(env: &Env) -> Loaded {
     }
     match env.lookup(KEY_FILE_ENV) {
         Some(path) => {
+            let location = format!("{KEY_FILE_ENV} ({path})");
             let result = read_limited(Path::new(path))
                 .map_err(|e| format!("failed to open {KEY_FILE_ENV} file {path}: {e}"))
-                .and_then(|bytes| unwrap_identities(&format!("{KEY_FILE_ENV} ({path})"), bytes));
-            loaded.add(KEY_FILE_ENV, result);
+                .and_then(|bytes| unwrap_identities(&location, bytes));
+            loaded.add(&location, result);
         }
         None => loaded.unused.push(KEY_FILE_ENV.to_string()),
     }
