@@ -57,7 +57,9 @@ impl Store for BinaryStore {
         match value {
             Some(Node::Scalar(Scalar::Str(text))) => Ok(text.as_bytes().to_vec()),
             Some(Node::Scalar(Scalar::Bytes(bytes))) => Ok(bytes.clone()),
-            Some(_) => Err(emit_error("'data' key in tree does not have a string value")),
+            Some(_) => Err(emit_error(
+                "'data' key in tree does not have a string value",
+            )),
             None => Err(emit_error("no binary data found in tree")),
         }
     }
@@ -69,8 +71,9 @@ impl Store for BinaryStore {
     fn emit_value(&self, _value: &Node) -> Result<Vec<u8>, StoreError> {
         Err(StoreError::Emit {
             format: "binary",
-            message: "Binary files are not structured and extracting a single value is not possible"
-                .to_string(),
+            message:
+                "Binary files are not structured and extracting a single value is not possible"
+                    .to_string(),
         })
     }
 }
@@ -100,7 +103,10 @@ mod tests {
         let store = BinaryStore::new(StoreOptions::default());
         let mut map = Map::new();
         map.push("other", Node::str("x"));
-        let err = store.emit_plain(&Document::single(map)).unwrap_err().to_string();
+        let err = store
+            .emit_plain(&Document::single(map))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("no binary data found in tree"), "{err}");
         assert!(err.contains("--output-type"), "{err}");
         let mut map = Map::new();

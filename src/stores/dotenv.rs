@@ -255,7 +255,10 @@ mod tests {
         let (doc, meta) = DotenvStore.load_encrypted(&out).unwrap();
         assert_eq!(doc.branches[0].items.len(), 1);
         let meta = meta.unwrap();
-        assert_eq!(meta.as_map().unwrap().get("mac").unwrap().as_str(), Some("m\nn"));
+        assert_eq!(
+            meta.as_map().unwrap().get("mac").unwrap().as_str(),
+            Some("m\nn")
+        );
         let plain = DotenvStore.load_plain(&out).unwrap();
         assert!(DotenvStore.has_metadata(&plain));
     }

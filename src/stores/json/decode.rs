@@ -8,7 +8,10 @@ use crate::tree::{ListItem, Map, Node, Scalar};
 /// Go's `io.EOF` from `Token` is not an error in some of sops's loops; everything else is.
 enum Failure {
     Eof,
-    Syntax { offset: usize, message: &'static str },
+    Syntax {
+        offset: usize,
+        message: &'static str,
+    },
 }
 
 type Parsed<T> = Result<T, Failure>;
@@ -162,7 +165,10 @@ impl<'a> Decoder<'a> {
             b'f' => self.literal(b"false", Scalar::Bool(false)),
             b'n' => self.literal(b"null", Scalar::Null),
             b'-' | b'0'..=b'9' => self.number(),
-            _ => syntax(self.pos, "invalid character looking for the beginning of a value"),
+            _ => syntax(
+                self.pos,
+                "invalid character looking for the beginning of a value",
+            ),
         }
     }
 
@@ -218,8 +224,8 @@ impl<'a> Decoder<'a> {
             }
             self.require_digits()?;
         }
-        let text = std::str::from_utf8(&self.src[start..self.pos])
-            .expect("a scanned number is ASCII");
+        let text =
+            std::str::from_utf8(&self.src[start..self.pos]).expect("a scanned number is ASCII");
         number_scalar(text, integral).ok_or(Failure::Syntax {
             offset: start,
             message: "a number is out of the float64 range",
@@ -388,7 +394,12 @@ fn slice(dec: &mut Decoder) -> Parsed<Vec<ListItem>> {
 fn line_column(src: &[u8], offset: usize) -> (usize, usize) {
     let before = &src[..offset.min(src.len())];
     let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
-    let column = before.len() - before.iter().rposition(|&b| b == b'\n').map_or(0, |p| p + 1) + 1;
+    let column = before.len()
+        - before
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map_or(0, |p| p + 1)
+        + 1;
     (line, column)
 }
 
@@ -493,14 +504,11 @@ mod tests {
 
     #[test]
     fn numbers_follow_float64() {
-        let m = parse_object_strict(
-            br#"{"a": 1, "b": -0, "c": 9007199254740993, "d": 1.0, "e": 1e2}"#,
-        )
-        .unwrap();
+        let m =
+            parse_object_strict(br#"{"a": 1, "b": -0, "c": 9007199254740993, "d": 1.0, "e": 1e2}"#)
+                .unwrap();
         assert!(matches!(m.get("a"), Some(Node::Scalar(Scalar::Int(1)))));
-        assert!(
-            matches!(m.get("b"), Some(Node::Scalar(Scalar::Float(f))) if f.is_sign_negative())
-        );
+        assert!(matches!(m.get("b"), Some(Node::Scalar(Scalar::Float(f))) if f.is_sign_negative()));
         assert!(
             matches!(m.get("c"), Some(Node::Scalar(Scalar::Float(f))) if *f == 9007199254740992.0)
         );
@@ -511,7 +519,10 @@ mod tests {
     #[test]
     fn strings_decode_like_go() {
         let m = parse_object_strict(b"{\"a\": \"\\ud83d\\ude00 \\ud800x \xff\"}").unwrap();
-        assert_eq!(m.get("a").unwrap().as_str(), Some("\u{1F600} \u{FFFD}x \u{FFFD}"));
+        assert_eq!(
+            m.get("a").unwrap().as_str(),
+            Some("\u{1F600} \u{FFFD}x \u{FFFD}")
+        );
         assert!(parse_object_strict(b"{\"a\": \"\x01\"}").is_err());
         assert!(parse_object_strict(br#"{"a": "\x"}"#).is_err());
     }
@@ -535,9 +546,15 @@ mod tests {
 
     #[test]
     fn lenient_mode_follows_sops_eof_rules() {
-        assert_eq!(keys(&parse_object_lenient(br#"{"a": 1} trailing"#).unwrap()), vec!["a"]);
+        assert_eq!(
+            keys(&parse_object_lenient(br#"{"a": 1} trailing"#).unwrap()),
+            vec!["a"]
+        );
         assert!(parse_object_strict(br#"{"a": 1} trailing"#).is_err());
-        assert_eq!(keys(&parse_object_lenient(br#"{"x": 1, "a": [1"#).unwrap()), vec!["x"]);
+        assert_eq!(
+            keys(&parse_object_lenient(br#"{"x": 1, "a": [1"#).unwrap()),
+            vec!["x"]
+        );
         assert!(parse_object_lenient(br#"{"a": 1"#).is_err());
         assert!(parse_object_strict(br#"{"x": 1, "a": [1"#).is_err());
     }

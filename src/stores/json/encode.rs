@@ -218,8 +218,14 @@ mod tests {
     #[test]
     fn escapes_like_go_marshal() {
         assert_eq!(esc(b"<a&b>"), r#""\u003ca\u0026b\u003e""#);
-        assert_eq!(esc(b"\x08\x0c\n\r\t\x01\x7f"), "\"\\b\\f\\n\\r\\t\\u0001\x7f\"");
-        assert_eq!(esc("\u{2028}\u{2029}é😀".as_bytes()), "\"\\u2028\\u2029é😀\"");
+        assert_eq!(
+            esc(b"\x08\x0c\n\r\t\x01\x7f"),
+            "\"\\b\\f\\n\\r\\t\\u0001\x7f\""
+        );
+        assert_eq!(
+            esc("\u{2028}\u{2029}é😀".as_bytes()),
+            "\"\\u2028\\u2029é😀\""
+        );
         assert_eq!(esc(b"a\xffb\xe2\x82"), r#""a\ufffdb\ufffd\ufffd""#);
         assert_eq!(esc(b"\"\\/"), r#""\"\\/""#);
     }
@@ -227,7 +233,10 @@ mod tests {
     #[test]
     fn marshals_go_values() {
         let mut map = Map::new();
-        map.push("k", Node::List(vec![ListItem::Value(Node::Scalar(Scalar::Int(1)))]));
+        map.push(
+            "k",
+            Node::List(vec![ListItem::Value(Node::Scalar(Scalar::Int(1)))]),
+        );
         map.items.push(MapItem::Comment("c".into()));
         let mut out = Vec::new();
         write_go_marshal(&mut out, &Node::Map(map)).unwrap();

@@ -5,7 +5,7 @@ mod decode;
 mod encode;
 
 pub(crate) use decode::go_lossy_utf8;
-pub(crate) use encode::{write_go_marshal, write_string};
+pub(crate) use encode::write_go_marshal;
 
 use super::{Store, StoreError, StoreOptions};
 use crate::tree::{Document, Map, Node};
@@ -106,8 +106,14 @@ mod tests {
             roundtrip(input, None),
             "{\n\t\"a\": {\n\t\t\"b\": [\n\t\t\t1,\n\t\t\t{},\n\t\t\t[],\n\t\t\t{\n\t\t\t\t\"x\": null\n\t\t\t}\n\t\t],\n\t\t\"c\": \"\\u003c\\u0026\\u003e\"\n\t},\n\t\"e\": {}\n}\n"
         );
-        assert_eq!(roundtrip(r#"{"a": [1]}"#, Some(2)), "{\n  \"a\": [\n    1\n  ]\n}\n");
-        assert_eq!(roundtrip(r#"{"a": [1]}"#, Some(0)), "{\n\"a\": [\n1\n]\n}\n");
+        assert_eq!(
+            roundtrip(r#"{"a": [1]}"#, Some(2)),
+            "{\n  \"a\": [\n    1\n  ]\n}\n"
+        );
+        assert_eq!(
+            roundtrip(r#"{"a": [1]}"#, Some(0)),
+            "{\n\"a\": [\n1\n]\n}\n"
+        );
         assert_eq!(roundtrip("{}", None), "{}\n");
     }
 
@@ -137,7 +143,10 @@ mod tests {
         let out = JsonStore::with_indent(Some(1))
             .emit_plain(&Document::single(map))
             .unwrap();
-        assert_eq!(String::from_utf8(out).unwrap(), "{\n \"l\": [\n  \"v\"\n ]\n}\n");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n \"l\": [\n  \"v\"\n ]\n}\n"
+        );
     }
 
     #[test]
@@ -148,7 +157,10 @@ mod tests {
         meta.push("version", Node::str("3.11.0"));
         let out = store.emit_encrypted(doc, Node::Map(meta)).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
-        assert!(text.ends_with("\"sops\": {\n\t\t\"version\": \"3.11.0\"\n\t}\n}\n"), "{text}");
+        assert!(
+            text.ends_with("\"sops\": {\n\t\t\"version\": \"3.11.0\"\n\t}\n}\n"),
+            "{text}"
+        );
         let (doc, meta) = store.load_encrypted(&out).unwrap();
         assert!(!doc.branches[0].contains_key("sops"));
         assert!(meta.unwrap().as_map().unwrap().contains_key("version"));
@@ -161,6 +173,9 @@ mod tests {
         let store = JsonStore::with_indent(None);
         let list = Node::List(vec![ListItem::Value(Node::Scalar(Scalar::Bool(true)))]);
         assert_eq!(store.emit_value(&list).unwrap(), b"[\n\ttrue\n]");
-        assert_eq!(store.emit_value(&Node::Scalar(Scalar::Int(3))).unwrap(), b"3");
+        assert_eq!(
+            store.emit_value(&Node::Scalar(Scalar::Int(3))).unwrap(),
+            b"3"
+        );
     }
 }
