@@ -324,3 +324,52 @@ fn sops_3_13_files_read_back() {
     let out = String::from_utf8(store.emit_encrypted(doc, metadata).unwrap()).unwrap();
     assert!(out.contains("pgp__list_0__map_enc        = -----BEGIN PGP MESSAGE-----\\n\\nwcBMAy"));
 }
+
+/// `sops decrypt --output-type X` of a JSON file: the other stores' spelling of non-string
+/// values (Go's `ValToString` and `%v`) and their refusals. Integral numbers are avoided: sops
+/// 3.11 reads them as floats (`2.0`), rsops as integers.
+#[test]
+fn cross_format_output_matches_sops() {
+    let peer = Peer::new();
+    let cases: [(&str, &str); 5] = [
+        (r#"{"m": {"k": "v"}}"#, "dotenv"),
+        (
+            r#"{"a": 1.5, "b": true, "c": null, "d": 1e21, "e": "x\ny", "g": 1e-7, "h": 0.000123}"#,
+            "dotenv",
+        ),
+        (
+            r#"{"s": {"a": 1.5, "b": false, "c": "v;x", "n": null, "w": " pad "}, "t": {"l": [1.5, "x", {"k": 2.5}]}}"#,
+            "ini",
+        ),
+        (r#"{"data": "raw bytes\n", "other": 1.5}"#, "binary"),
+        (r#"{"not_data": "x"}"#, "binary"),
+    ];
+    let json = store_for(Format::Json, StoreOptions::default());
+    for (input, output_type) in cases {
+        let encrypted = peer.encrypt("cross.json", input.as_bytes(), false);
+        assert!(encrypted.status.success(), "{input}: sops encrypt failed");
+        let path = peer.work.path().join("cross.enc.json");
+        std::fs::write(&path, &encrypted.stdout).unwrap();
+        let sops = peer.run(&["decrypt", "--output-type", output_type], &path);
+        let target = store_for(
+            Format::from_name(output_type).unwrap(),
+            StoreOptions::default(),
+        );
+        let doc = json.load_plain(input.as_bytes()).unwrap();
+        let ours = target.emit_plain(&doc);
+        match ours {
+            Ok(bytes) => {
+                assert!(sops.status.success(), "{input}: sops failed, we did not");
+                assert_eq!(
+                    String::from_utf8_lossy(&bytes),
+                    String::from_utf8_lossy(&sops.stdout),
+                    "{input} as {output_type}"
+                );
+            }
+            Err(e) => assert!(
+                !sops.status.success(),
+                "{input}: we failed ({e}), sops did not"
+            ),
+        }
+    }
+}

@@ -8,7 +8,8 @@ mod write;
 use super::dotenv::val_to_string;
 use super::flatten::{flatten, unflatten};
 use super::{Store, StoreError};
-use crate::tree::{Document, Map, MapItem, Node};
+use crate::crypto::format_float_g;
+use crate::tree::{Document, ListItem, Map, MapItem, Node, Scalar};
 use write::OutSection;
 
 const SOPS_SECTION: &str = "sops";
@@ -79,19 +80,71 @@ fn out_section(name: &str, value: &Node) -> Result<OutSection, StoreError> {
                 }
             }
             MapItem::Entry { key, value } => {
-                let Node::Scalar(scalar) = value else {
-                    return Err(emit_error(format!(
-                        "section {name}, key {key}: INI values must be scalars"
-                    )));
-                };
                 if key.is_empty() {
                     return Err(emit_error(format!("section {name}: empty key name")));
                 }
-                last_key = Some(section.new_key(key, val_to_string(scalar)));
+                let text = match value {
+                    Node::Scalar(scalar) => val_to_string(scalar),
+                    nested => {
+                        let mut out = Vec::new();
+                        go_print_v(&mut out, nested);
+                        out
+                    }
+                };
+                last_key = Some(section.new_key(key, text));
             }
         }
     }
     Ok(section)
+}
+
+/// Go's `fmt.Sprintf("%v", v)` of a nested value, which is what sops writes for a list or
+/// mapping inside a section (`[1 2]`, `[{key value}]`). Times keep their RFC 3339 text.
+fn go_print_v(out: &mut Vec<u8>, node: &Node) {
+    match node {
+        Node::Scalar(Scalar::Float(f)) => out.extend_from_slice(format_float_g(*f).as_bytes()),
+        Node::Scalar(scalar) => out.extend_from_slice(&val_to_string(scalar)),
+        Node::List(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                match item {
+                    ListItem::Value(value) => go_print_v(out, value),
+                    ListItem::Comment(text) => {
+                        out.push(b'{');
+                        out.extend_from_slice(text.as_bytes());
+                        out.push(b'}');
+                    }
+                }
+            }
+            out.push(b']');
+        }
+        Node::Map(map) => {
+            out.push(b'[');
+            for (i, item) in map.items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b' ');
+                }
+                out.push(b'{');
+                match item {
+                    MapItem::Entry { key, value } => {
+                        out.extend_from_slice(key.as_bytes());
+                        out.push(b' ');
+                        go_print_v(out, value);
+                    }
+                    MapItem::Comment(text) => {
+                        out.push(b'{');
+                        out.extend_from_slice(text.as_bytes());
+                        out.extend_from_slice(b"} <nil>");
+                    }
+                }
+                out.push(b'}');
+            }
+            out.push(b']');
+        }
+    }
 }
 
 fn encode<'a>(items: impl Iterator<Item = &'a MapItem>) -> Result<Vec<u8>, StoreError> {
@@ -162,7 +215,6 @@ impl Store for IniStore {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::tree::Scalar;
 
     fn roundtrip(input: &str) -> String {
         let doc = IniStore.load_plain(input.as_bytes()).unwrap();
@@ -192,15 +244,26 @@ mod tests {
     }
 
     #[test]
-    fn values_must_be_scalars_in_mappings() {
+    fn sections_must_be_mappings_and_nested_values_print_like_go() {
         let mut map = Map::new();
         map.push("s", Node::str("x"));
         assert!(IniStore.emit_plain(&Document::single(map)).is_err());
+        let mut deep = Map::new();
+        deep.push("a", Node::Scalar(Scalar::Float(1e21)));
         let mut inner = Map::new();
-        inner.push("k", Node::List(vec![]));
+        inner.push(
+            "k",
+            Node::List(vec![
+                ListItem::Value(Node::Scalar(Scalar::Float(1.0))),
+                ListItem::Value(Node::Map(deep)),
+            ]),
+        );
         let mut map = Map::new();
         map.push("s", Node::Map(inner));
-        assert!(IniStore.emit_plain(&Document::single(map)).is_err());
+        assert_eq!(
+            IniStore.emit_plain(&Document::single(map)).unwrap(),
+            b"[s]\nk = [1 [{a 1e+21}]]\n"
+        );
         let mut inner = Map::new();
         inner.push("n", Node::Scalar(Scalar::Int(5)));
         let mut map = Map::new();
