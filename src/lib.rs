@@ -8,6 +8,7 @@ pub mod k8s;
 pub mod keys;
 pub mod metadata;
 pub mod ops;
+pub mod scratch;
 pub mod stores;
 pub mod timefmt;
 pub mod tree;

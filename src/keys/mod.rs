@@ -1,6 +1,7 @@
 //! Key sources: who may unwrap a file's data key, and how.
 
 pub mod age;
+pub mod discovery;
 pub mod groups;
 pub mod pgp;
 pub mod shamir;

@@ -1,4 +1,11 @@
+pub mod common;
 pub mod decrypt;
+pub mod edit;
 pub mod encrypt;
+pub mod exec;
 pub mod filestatus;
 pub mod k8s;
+pub mod groups;
+pub mod rotate;
+pub mod set;
+pub mod updatekeys;
