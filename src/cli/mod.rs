@@ -38,7 +38,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::Decrypt(a)) => commands::decrypt::run(global, a),
         Some(Command::Filestatus(a)) => commands::filestatus::run(global, a),
         Some(Command::K8s(a)) => commands::k8s::run_k8s(a),
-        Some(Command::Helm(a)) => child_exit(commands::k8s::run_helm(a))
+        Some(Command::Helm(a)) => child_exit(commands::k8s::run_helm(a)),
         Some(Command::Kustomize(a)) => commands::k8s::run_kustomize(a),
         Some(Command::Edit(a)) => commands::edit::run(global, a),
         Some(Command::Set(a)) => commands::set::run_set(global, a),
