@@ -24,13 +24,13 @@ pub enum Use {
     SetFile,
 }
 
+/// Decides the replacement path for one file argument (`None` keeps it).
+pub type Swap<'a> = dyn FnMut(&str, Use) -> Result<Option<String>, Error> + 'a;
+
 /// Rewrites helm's arguments, calling `swap` for each file named by `-f/--values` (comma lists
 /// included) and `--set-file`; `swap` returns the path to use instead, or `None` to keep it.
 /// Everything else, and everything after `--`, passes through byte for byte.
-pub fn rewrite_args(
-    args: &[OsString],
-    swap: &mut dyn FnMut(&str, Use) -> Result<Option<String>, Error>,
-) -> Result<Vec<OsString>, Error> {
+pub fn rewrite_args(args: &[OsString], swap: &mut Swap) -> Result<Vec<OsString>, Error> {
     let mut out = Vec::with_capacity(args.len());
     let mut i = 0;
     while i < args.len() {
@@ -218,9 +218,13 @@ pub struct TempDirStash {
 impl TempDirStash {
     pub fn new() -> Result<TempDirStash, Error> {
         sweep_stale(&std::env::temp_dir());
-        let dir = tempfile::Builder::new()
-            .prefix(&format!("{TEMP_PREFIX}{}-", std::process::id()))
-            .tempdir()?;
+        let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        // tempfile's directories follow the umask (0755 is common): ask for 0700 at creation.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let dir = builder.tempdir()?;
         Ok(TempDirStash {
             dir,
             files: Vec::new(),
