@@ -373,3 +373,18 @@ fn cross_format_output_matches_sops() {
         }
     }
 }
+
+/// Fresh random payloads each run: arbitrary bytes must survive sops and us unchanged.
+#[test]
+fn random_binary_payloads_match_sops() {
+    use rand::{Rng, RngCore};
+    let peer = Peer::new();
+    let mut rng = rand::thread_rng();
+    for _ in 0..3 {
+        let mut payload = vec![0u8; rng.gen_range(1..4096)];
+        rng.fill_bytes(&mut payload);
+        let path = peer.work.path().join("payload.bin");
+        std::fs::write(&path, &payload).unwrap();
+        check_against_sops(&peer, &path, StoreOptions::default(), false);
+    }
+}

@@ -178,4 +178,16 @@ mod tests {
             b"3"
         );
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_survives_emit_then_parse(key in "\\PC*", value in "\\PC*", ctl in "[\\x00-\\x1f<>&\u{2028}\u{2029}\"\\\\]*") {
+            let store = JsonStore::with_indent(None);
+            let mut map = Map::new();
+            map.push(key.clone(), Node::str(format!("{value}{ctl}")));
+            let bytes = store.emit_plain(&Document::single(map.clone())).unwrap();
+            let doc = store.load_plain(&bytes).unwrap();
+            proptest::prop_assert!(doc.branches[0] == map);
+        }
+    }
 }
