@@ -89,7 +89,12 @@ fn manifest_covers_every_vector() {
     let rows = manifest();
     let mut named = BTreeSet::new();
     for row in &rows {
-        assert!(dir.join(&row.encrypted).is_file(), "{}: missing {}", row.case, row.encrypted);
+        assert!(
+            dir.join(&row.encrypted).is_file(),
+            "{}: missing {}",
+            row.case,
+            row.encrypted
+        );
         named.insert(row.encrypted.clone());
         if let Some(file) = &row.expected {
             assert!(dir.join(file).is_file(), "{}: missing {file}", row.case);
@@ -97,12 +102,23 @@ fn manifest_covers_every_vector() {
         }
     }
     for entry in std::fs::read_dir(&dir).expect("read vectors dir") {
-        let name = entry.expect("dir entry").file_name().to_string_lossy().into_owned();
+        let name = entry
+            .expect("dir entry")
+            .file_name()
+            .to_string_lossy()
+            .into_owned();
         let is_vector = name.contains(".enc.") || name.ends_with(".out");
-        assert!(!is_vector || named.contains(&name), "{name} is in no manifest row");
+        assert!(
+            !is_vector || named.contains(&name),
+            "{name} is in no manifest row"
+        );
     }
     let cases: BTreeSet<&str> = rows.iter().map(|r| r.encrypted.as_str()).collect();
-    eprintln!("vectors: {} encrypted files, {} checks", cases.len(), rows.len());
+    eprintln!(
+        "vectors: {} encrypted files, {} checks",
+        cases.len(),
+        rows.len()
+    );
 }
 
 /// `filestatus` calls every vector encrypted, and a plaintext input not.
@@ -126,6 +142,9 @@ fn filestatus_of_vectors() {
     }
     let plain = common::inputs_dir().join("basic.yaml");
     let out = sandbox.run(&rsops, &["filestatus".as_ref(), plain.as_os_str()]);
-    report.case("inputs/basic.yaml", expect_output(&out, b"{\"encrypted\":false}\n"));
+    report.case(
+        "inputs/basic.yaml",
+        expect_output(&out, b"{\"encrypted\":false}\n"),
+    );
     report.finish();
 }

@@ -62,8 +62,15 @@ pub fn rsops() -> Tool {
         }
         None => PathBuf::from(env!("CARGO_BIN_EXE_rsops")),
     };
-    assert!(path.is_file(), "binary under test not found at {}", path.display());
-    Tool { name: "rsops", path }
+    assert!(
+        path.is_file(),
+        "binary under test not found at {}",
+        path.display()
+    );
+    Tool {
+        name: "rsops",
+        path,
+    }
 }
 
 /// A test key from keys/ (see keys/README.md).
@@ -255,9 +262,14 @@ impl Sandbox {
             cmd.env(k, v);
         }
         let shown = describe(tool, args);
+        let started = std::time::Instant::now();
         let out = cmd
             .output()
             .unwrap_or_else(|e| panic!("cannot run {shown}: {e}"));
+        let took = started.elapsed();
+        if took > std::time::Duration::from_secs(2) {
+            eprintln!("slow: {shown} took {took:?}");
+        }
         Outcome::new(shown, out)
     }
 
@@ -295,7 +307,9 @@ fn describe<S: AsRef<OsStr>>(tool: &Tool, args: &[S]) -> String {
     let mut s = tool.name.to_string();
     for a in args {
         let a = a.as_ref().to_string_lossy();
-        let a = shlex::try_quote(&a).map(|q| q.into_owned()).unwrap_or(a.into_owned());
+        let a = shlex::try_quote(&a)
+            .map(|q| q.into_owned())
+            .unwrap_or(a.into_owned());
         s.push(' ');
         s.push_str(&a);
     }
@@ -365,26 +379,45 @@ impl Report {
 
     /// Prints the count (the CI log shows it) and panics with every failure, if any.
     pub fn finish(self) {
-        eprintln!(
+        finish_all(vec![self]);
+    }
+
+    /// The count line, and the failure list when something failed.
+    fn summarize(&self) -> (String, Option<String>) {
+        let count = format!(
             "{}: {} cases, {} failed",
             self.family,
             self.cases,
             self.failures.len()
         );
-        assert!(self.cases > 0, "{}: no cases ran", self.family);
-        if !self.failures.is_empty() {
-            let mut msg = format!(
-                "{}: {} of {} cases failed:\n",
-                self.family,
-                self.failures.len(),
-                self.cases
-            );
-            for f in &self.failures {
-                let _ = writeln!(msg, "- {f}");
-            }
-            panic!("{msg}");
+        if self.cases == 0 {
+            return (count, Some(format!("{}: no cases ran", self.family)));
         }
+        if self.failures.is_empty() {
+            return (count, None);
+        }
+        let mut msg = format!(
+            "{}: {} of {} cases failed:\n",
+            self.family,
+            self.failures.len(),
+            self.cases
+        );
+        for f in &self.failures {
+            let _ = writeln!(msg, "- {f}");
+        }
+        (count, Some(msg))
     }
+}
+
+/// Prints every family's count, then fails once with the failures of all of them.
+pub fn finish_all(reports: Vec<Report>) {
+    let mut failed = Vec::new();
+    for report in &reports {
+        let (count, failures) = report.summarize();
+        eprintln!("{count}");
+        failed.extend(failures);
+    }
+    assert!(failed.is_empty(), "\n{}", failed.join("\n"));
 }
 
 /// Ok when `actual` equals `expected`, else a short account of the first difference.
@@ -392,7 +425,10 @@ pub fn compare_bytes(what: &str, expected: &[u8], actual: &[u8]) -> Result<(), S
     if expected == actual {
         return Ok(());
     }
-    Err(format!("{what} differs: {}", diff_summary(expected, actual)))
+    Err(format!(
+        "{what} differs: {}",
+        diff_summary(expected, actual)
+    ))
 }
 
 /// Where two outputs first differ: byte offset, line number and both lines (escaped, cut short).
