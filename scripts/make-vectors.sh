@@ -198,6 +198,21 @@ dec dec age1 0
 dec json age1 0 --output-type json
 dec extract_string age1 0 --extract '["database"]["password"]'
 
+# Edge cases of each store: quoting, tags, number spellings, duplicate keys/sections, inline `;`.
+enc yaml_edge_age yaml encrypt --age "$AGE1" $in/edge.yaml
+dec dec age1 0
+dec extract_huge age1 0 --extract '["floats"]["huge"]'
+dec extract_tagged age1 0 --extract '["tags"]'
+enc json_edge_age json encrypt --age "$AGE1" $in/edge.json
+dec dec age1 0
+dec yaml age1 0 --output-type yaml
+enc env_edge_age env encrypt --age "$AGE1" $in/edge.env
+dec dec age1 0
+dec json age1 0 --output-type json
+enc ini_edge_age ini encrypt --age "$AGE1" $in/edge.ini
+dec dec age1 0
+dec json age1 0 --output-type json
+
 enc bin_text_age bin encrypt --age "$AGE1" $in/text.bin
 dec dec age1 0
 enc bin_nonutf8_age bin encrypt --age "$AGE1" $in/nonutf8.bin

@@ -35,6 +35,10 @@ const INPUTS: &[&str] = &[
     "nonutf8.bin",
     "random.bin",
     "empty.bin",
+    "edge.yaml",
+    "edge.json",
+    "edge.env",
+    "edge.ini",
 ];
 
 /// The inputs partial encryption means something for (binary has a single `data` value).
