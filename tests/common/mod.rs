@@ -5,7 +5,9 @@
 //! The binary under test is `rsops` unless `RSOPS_UNDER_TEST` names another one. Setting it to the
 //! real sops (`RSOPS_UNDER_TEST=.tools/bin/sops cargo test --test vectors --test interop --test
 //! negative`) self-checks the suites: every test must then pass, which proves the expectations
-//! are sops's behaviour and not guesses.
+//! are sops's behaviour and not guesses. Add `--no-fail-fast` to see every suite's report, and
+//! `-- --nocapture` to see the case counts. `RSOPS_TEST_VERBOSE=1` makes tests/negative.rs print
+//! sops's exit code for every case.
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
 use std::collections::BTreeSet;
