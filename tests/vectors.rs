@@ -148,3 +148,56 @@ fn filestatus_of_vectors() {
     );
     report.finish();
 }
+
+/// Every vector with one character of its MAC ciphertext changed must fail with sops's 51 and
+/// print nothing: rsops really decrypts and checks the MAC of every format and key setup.
+#[test]
+fn tampered_mac_of_every_vector_fails() {
+    let mac =
+        regex::Regex::new(r#"(?m)^[ \t]*"?(?:sops_)?mac"?[ \t]*[:=][ \t]*"?ENC\[AES256_GCM,data:"#)
+            .expect("regex");
+    let dir = vectors_dir();
+    let rsops = common::rsops();
+    let work = tempfile::Builder::new()
+        .prefix("rtv")
+        .tempdir_in("/tmp")
+        .expect("temp dir");
+    let mut sandboxes: BTreeMap<Vec<Key>, Sandbox> = BTreeMap::new();
+    let mut report = Report::new("vectors: tampered MAC -> exit 51");
+    let mut seen = BTreeSet::new();
+    for row in manifest().into_iter().filter(|r| r.exit == 0) {
+        if !seen.insert(row.encrypted.clone()) {
+            continue;
+        }
+        let text = std::fs::read_to_string(dir.join(&row.encrypted)).expect("read vector");
+        let Some(m) = mac.find(&text) else {
+            report.case(&row.encrypted, Err("no mac found in the vector".into()));
+            continue;
+        };
+        let at = m.end();
+        let new = if text.as_bytes()[at] == b'A' {
+            "B"
+        } else {
+            "A"
+        };
+        let tampered = format!("{}{new}{}", &text[..at], &text[at + 1..]);
+        let path = work.path().join(&row.encrypted);
+        std::fs::write(&path, tampered).expect("write tampered vector");
+        let sandbox = sandboxes
+            .entry(row.keys.clone())
+            .or_insert_with(|| Sandbox::new(&row.keys));
+        let mut args: Vec<String> = vec!["decrypt".into()];
+        // Only the type flags of the row: an --extract must not hide the MAC failure.
+        let mut it = row.args.iter();
+        while let Some(a) = it.next() {
+            if a == "--input-type" || a == "--output-type" {
+                args.push(a.clone());
+                args.extend(it.next().cloned());
+            }
+        }
+        args.push(path.to_string_lossy().into_owned());
+        let out = sandbox.run(&rsops, &args);
+        report.case(&row.encrypted, common::expect_failure(&out, 51));
+    }
+    report.finish();
+}
