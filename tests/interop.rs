@@ -846,3 +846,42 @@ fn sops_yaml_creation_rules() {
     }
     finish_all(vec![report, shape]);
 }
+
+/// `decrypt --output-type T` of a sops-encrypted file, for every structured input and every
+/// type: same stdout as sops, or the same exit code and no stdout where sops refuses.
+#[test]
+fn cross_format_decrypt() {
+    let mut items = Vec::new();
+    for input in STRUCTURED
+        .iter()
+        .chain(&["edge.yaml", "edge.json", "edge.env", "edge.ini"])
+    {
+        for output in ["yaml", "json", "dotenv", "ini", "binary"] {
+            items.push((*input, output));
+        }
+    }
+    let results = run_parallel(&items, |world, (input, output)| {
+        let case = Case::new(String::new(), input, &[Key::Age1]).with_key_flags(&[Key::Age1]);
+        let dir = world.case_dir(&case);
+        let sandbox = world.sandbox(&case.keys);
+        let (file, _) = sops_reference(sandbox, &dir, &case)?;
+        let args: Vec<String> = vec![
+            "decrypt".into(),
+            "--output-type".into(),
+            output.to_string(),
+            file,
+        ];
+        let expected = run(sandbox, &common::sops(), &dir, &args, &[]);
+        let got = run(sandbox, &common::rsops(), &dir, &args, &[]);
+        if expected.ok() {
+            expect_output(&got, &expected.stdout)
+        } else {
+            expect_failure(&got, expected.code)
+        }
+    });
+    let mut report = Report::new("interop: sops encrypt -> decrypt --output-type T, both tools");
+    for ((input, output), result) in items.iter().zip(results) {
+        report.case(&format!("{input} -> {output}"), result);
+    }
+    report.finish();
+}
