@@ -38,16 +38,10 @@ fn decrypt(
     Ok((decrypted.doc, out_store))
 }
 
-/// sops's `ValToString` for environment values.
+/// The environment text of a value: sops's `ValToString`, as for dotenv output.
 fn env_value(scalar: &Scalar) -> Zeroizing<String> {
-    Zeroizing::new(match scalar {
-        Scalar::Null => String::new(),
-        Scalar::Bool(b) => b.to_string(),
-        Scalar::Int(i) => i.to_string(),
-        Scalar::Float(f) => rsops::crypto::format_float_f(*f),
-        Scalar::Str(s) | Scalar::Time(s) => s.clone(),
-        Scalar::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-    })
+    let bytes = Zeroizing::new(rsops::stores::dotenv::val_to_string(scalar));
+    Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn env_pairs(doc: &Document) -> Result<Vec<(String, Zeroizing<String>)>, CliError> {
