@@ -183,11 +183,8 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
             ))
         }
         Some(n) => n.clone(),
-        None => args
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "tmp-file".into()),
+        // sops's default name, so commands written for sops see the same path shape.
+        None => "tmp-file".to_string(),
     };
     let fail = |e: std::io::Error| {
         CliError::new(
