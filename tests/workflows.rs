@@ -1073,3 +1073,83 @@ fn decryption_order_flag_and_env() {
     );
     assert_eq!(run.code, 112);
 }
+
+// ---------------------------------------------------------------- more parity
+
+#[test]
+fn missing_file_exit_codes_match_sops() {
+    let lab = Lab::new();
+    let k = with_k1();
+    for args in [
+        vec!["set", "nope.yaml", r#"["a"]"#, "1"],
+        vec!["unset", "nope.yaml", r#"["a"]"#],
+        vec!["rotate", "nope.yaml"],
+        vec!["-r", "nope.yaml"],
+        vec!["decrypt", "nope.yaml"],
+        vec!["updatekeys", "-y", "nope.yaml"],
+        vec!["exec-env", "nope.yaml", "true"],
+        vec!["exec-file", "nope.yaml", "true"],
+        vec!["groups", "delete", "--file", "nope.yaml", "0"],
+    ] {
+        let ours = lab.rsops(&args, &envs(&k));
+        let theirs = lab.sops(&args, &envs(&k));
+        assert_ne!(ours.code, 0, "{args:?}");
+        assert_eq!(ours.code, theirs.code, "{args:?}: {}", ours.stderr);
+    }
+}
+
+#[test]
+fn edit_with_master_keys_shown() {
+    let lab = sops_file();
+    let ed = editor(
+        &lab,
+        "meta",
+        r#"grep -q '^sops:' "$1" || exit 3
+sed -i 's/hello/HI/; s/unencrypted_suffix: _unencrypted/unencrypted_suffix: _plain/' "$1""#,
+    );
+    lab.copy("s.yaml", "m.yaml");
+    let k = [("SOPS_AGE_KEY_FILE", k1()), ("EDITOR", ed)];
+    lab.rsops(&["edit", "--show-master-keys", "m.yaml"], &envs(&k))
+        .ok();
+    // Both the value and the metadata edit land (sops 3.11 drops both: its editor loop replaces
+    // a local copy of the tree), and sops reads the result.
+    assert!(lab
+        .read_str("m.yaml")
+        .contains("unencrypted_suffix: _plain"));
+    assert!(sops_plain(&lab, "m.yaml").contains("c: HI\n"));
+    assert_temp_gone(&lab, "meta");
+}
+
+#[test]
+fn set_and_unset_on_files_rsops_wrote() {
+    let lab = Lab::new();
+    lab.write("plain.yaml", PLAIN);
+    let out = lab
+        .rsops(&["encrypt", "--age", &age1(), "plain.yaml"], &[])
+        .ok();
+    lab.write("r.yaml", &out.stdout);
+    lab.write("o.yaml", &out.stdout);
+    let k = with_k1();
+    for (tool, file) in [(Tool::Rsops, "r.yaml"), (Tool::Sops, "o.yaml")] {
+        lab.run(tool, &["set", file, r#"["b"]["c"]"#, r#""new""#], &envs(&k))
+            .ok();
+        lab.run(tool, &["unset", file, r#"["t"]"#], &envs(&k)).ok();
+    }
+    let expected = sops_plain(&lab, "o.yaml");
+    assert!(expected.contains("c: new") && !expected.contains("t: true"));
+    assert_eq!(sops_plain(&lab, "r.yaml"), expected);
+    assert_eq!(
+        lab.decrypt_with(Tool::Rsops, "o.yaml", &k1()).ok().text(),
+        expected
+    );
+}
+
+#[test]
+fn exec_env_refuses_nested_values_like_sops() {
+    let lab = sops_file();
+    for tool in [Tool::Rsops, Tool::Sops] {
+        let run = lab.run(tool, &["exec-env", "s.yaml", "echo ran"], &envs(&with_k1()));
+        assert_ne!(run.code, 0, "{tool:?}");
+        assert!(!run.text().contains("ran"), "{tool:?}");
+    }
+}

@@ -20,7 +20,7 @@ fn decrypt(
     format: &FormatArgs,
     flags: &DecryptFlags,
 ) -> Result<(Document, Box<dyn rsops::stores::Store>), CliError> {
-    let path = io::existing_file(file)?;
+    let path = super::common::input_file(file)?;
     let (in_store, out_store) = super::common::stores(global, &path, format)?;
     let order = plan::decryption_order(flags.decryption_order.as_deref())?;
     let bytes = io::read_input(Some(&path))?;

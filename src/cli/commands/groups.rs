@@ -14,7 +14,7 @@ fn rewrite(
     in_place: bool,
     change: impl FnOnce(&mut Vec<Vec<KeySpec>>, usize) -> Result<usize, CliError>,
 ) -> Result<(), CliError> {
-    let path = io::existing_file(file)?;
+    let path = super::common::input_file(file)?;
     let (store, _) = super::common::stores(global, &path, &FormatArgs::default())?;
     let bytes = io::read_input(Some(&path))?;
     let mut encrypted = ops::load_encrypted(store.as_ref(), &bytes)?;
