@@ -1153,3 +1153,16 @@ fn exec_env_refuses_nested_values_like_sops() {
         assert!(!run.text().contains("ran"), "{tool:?}");
     }
 }
+
+#[test]
+fn editor_command_is_split_like_a_shell_and_sops_editor_wins() {
+    let lab = sops_file();
+    lab.copy("s.yaml", "x.yaml");
+    let k = [
+        ("SOPS_AGE_KEY_FILE", k1()),
+        ("SOPS_EDITOR", "sed -i 's/hello/two words/'".to_string()),
+        ("EDITOR", "false".to_string()),
+    ];
+    lab.rsops(&["edit", "x.yaml"], &envs(&k)).ok();
+    assert!(sops_plain(&lab, "x.yaml").contains("c: two words\n"));
+}
