@@ -20,7 +20,7 @@ fn decrypt(
     format: &FormatArgs,
     flags: &DecryptFlags,
 ) -> Result<(Document, Box<dyn rsops::stores::Store>), CliError> {
-    let path = io::existing_file(file)?;
+    let path = super::common::input_file(file)?;
     let (in_store, out_store) = super::common::stores(global, &path, format)?;
     let order = plan::decryption_order(flags.decryption_order.as_deref())?;
     let bytes = io::read_input(Some(&path))?;
@@ -177,11 +177,8 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
             ))
         }
         Some(n) => n.clone(),
-        None => args
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "tmp-file".into()),
+        // sops's default name, so commands written for sops see the same path shape.
+        None => "tmp-file".to_string(),
     };
     let fail = |e: std::io::Error| {
         CliError::new(
