@@ -175,6 +175,25 @@ pub fn emit_encrypted(store: &dyn Store, doc: Document, meta: &Metadata) -> Resu
     Ok(store.emit_encrypted(doc, node)?)
 }
 
+/// Decrypts with the key sources the environment configures (age identities, PGP keys, …).
+pub fn decrypt_with_env(
+    file: EncryptedFile,
+    decryption_order: &[String],
+    ignore_mac: bool,
+    stash: Option<&IvStash>,
+) -> Result<Decrypted, Error> {
+    let sources = crate::keys::KeySources::from_env();
+    decrypt(
+        file,
+        &DecryptOptions {
+            unwrappers: &sources.unwrappers(),
+            decryption_order,
+            ignore_mac,
+            stash,
+        },
+    )
+}
+
 /// Everything needed to turn an encrypted file's bytes into plaintext output.
 pub struct PlainRequest<'a> {
     pub input: &'a dyn Store,
@@ -190,16 +209,7 @@ pub fn decrypt_to_plain(
     request: &PlainRequest,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
     let file = load_encrypted(request.input, bytes)?;
-    let sources = crate::keys::KeySources::from_env();
-    let decrypted = decrypt(
-        file,
-        &DecryptOptions {
-            unwrappers: &sources.unwrappers(),
-            decryption_order: request.decryption_order,
-            ignore_mac: request.ignore_mac,
-            stash: None,
-        },
-    )?;
+    let decrypted = decrypt_with_env(file, request.decryption_order, request.ignore_mac, None)?;
     Ok(zeroize::Zeroizing::new(
         request.output.emit_plain(&decrypted.doc)?,
     ))
@@ -212,15 +222,5 @@ pub fn decrypt_document_with_env(
     decryption_order: &[String],
 ) -> Result<Document, Error> {
     let file = load_encrypted(input, bytes)?;
-    let sources = crate::keys::KeySources::from_env();
-    Ok(decrypt(
-        file,
-        &DecryptOptions {
-            unwrappers: &sources.unwrappers(),
-            decryption_order,
-            ignore_mac: false,
-            stash: None,
-        },
-    )?
-    .doc)
+    Ok(decrypt_with_env(file, decryption_order, false, None)?.doc)
 }

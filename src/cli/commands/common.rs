@@ -6,7 +6,7 @@ use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
 use rsops::crypto::{DataKey, IvStash};
 use rsops::metadata::{Metadata, WRITTEN_VERSION};
-use rsops::ops::{self, DecryptOptions};
+use rsops::ops;
 use rsops::stores::Store;
 use rsops::tree::Document;
 use std::path::{Path, PathBuf};
@@ -61,16 +61,7 @@ pub fn open(
     let bytes = io::read_input(Some(&path))?;
     let encrypted = ops::load_encrypted(in_store.as_ref(), &bytes)?;
     let stash = IvStash::default();
-    let sources = rsops::keys::KeySources::from_env();
-    let decrypted = ops::decrypt(
-        encrypted,
-        &DecryptOptions {
-            unwrappers: &sources.unwrappers(),
-            decryption_order: &order,
-            ignore_mac: flags.ignore_mac,
-            stash: Some(&stash),
-        },
-    )?;
+    let decrypted = ops::decrypt_with_env(encrypted, &order, flags.ignore_mac, Some(&stash))?;
     Ok(Opened {
         path,
         in_store,

@@ -1,7 +1,7 @@
 use crate::cli::args::{DecryptArgs, GlobalArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
-use rsops::ops::{self, DecryptOptions};
+use rsops::ops;
 use rsops::stores::Store;
 use rsops::tree::path::{lookup, parse_tree_path, Found, PathComponent};
 use rsops::tree::{Node, Scalar};
@@ -41,16 +41,7 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     let in_store = plan::store(formats.input, options);
     let out_store = plan::store(formats.output, options);
     let encrypted = ops::load_encrypted(in_store.as_ref(), &input)?;
-    let sources = rsops::keys::KeySources::from_env();
-    let decrypted = ops::decrypt(
-        encrypted,
-        &DecryptOptions {
-            unwrappers: &sources.unwrappers(),
-            decryption_order: &order,
-            ignore_mac: args.ignore_mac,
-            stash: None,
-        },
-    )?;
+    let decrypted = ops::decrypt_with_env(encrypted, &order, args.ignore_mac, None)?;
     if decrypted.plain_comments > 0 {
         eprintln!(
             "warning: {} comment(s) in the file were not encrypted; this is expected for files written by old sops versions",

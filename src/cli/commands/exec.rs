@@ -2,8 +2,8 @@
 
 use crate::cli::args::{DecryptFlags, ExecEnvArgs, ExecFileArgs, FormatArgs, GlobalArgs};
 use crate::cli::exit::{self, CliError};
-use crate::cli::{io, plan};
-use rsops::ops::{self, DecryptOptions};
+
+use rsops::ops;
 use rsops::scratch::ScratchDir;
 use rsops::tree::{Document, MapItem, Node, Scalar};
 use std::io::Write;
@@ -20,22 +20,8 @@ fn decrypt(
     format: &FormatArgs,
     flags: &DecryptFlags,
 ) -> Result<(Document, Box<dyn rsops::stores::Store>), CliError> {
-    let path = super::common::input_file(file)?;
-    let (in_store, out_store) = super::common::stores(global, &path, format)?;
-    let order = plan::decryption_order(flags.decryption_order.as_deref())?;
-    let bytes = io::read_input(Some(&path))?;
-    let encrypted = ops::load_encrypted(in_store.as_ref(), &bytes)?;
-    let sources = rsops::keys::KeySources::from_env();
-    let decrypted = ops::decrypt(
-        encrypted,
-        &DecryptOptions {
-            unwrappers: &sources.unwrappers(),
-            decryption_order: &order,
-            ignore_mac: flags.ignore_mac,
-            stash: None,
-        },
-    )?;
-    Ok((decrypted.doc, out_store))
+    let opened = super::common::open(global, file, format, flags)?;
+    Ok((opened.doc, opened.out_store))
 }
 
 /// The environment text of a value: sops's `ValToString`, as for dotenv output.
