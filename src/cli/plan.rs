@@ -25,6 +25,42 @@ pub fn load_config(global: &GlobalArgs) -> Result<Option<ConfigFile>, CliError> 
     }
 }
 
+/// What every command derives from the file name, the format flags and `.sops.yaml`.
+pub struct Setup {
+    /// The path `.sops.yaml` rules are matched against.
+    pub rule_path: Option<PathBuf>,
+    pub formats: Formats,
+    pub config: Option<ConfigFile>,
+    pub options: StoreOptions,
+}
+
+impl Setup {
+    pub fn new(
+        global: &GlobalArgs,
+        file: Option<&Path>,
+        format: &FormatArgs,
+    ) -> Result<Setup, CliError> {
+        let rule_path = rule_path(file, format);
+        let formats = formats(rule_path.as_deref(), format);
+        let config = load_config(global)?;
+        let options = store_options(global, config.as_ref())?;
+        Ok(Setup {
+            rule_path,
+            formats,
+            config,
+            options,
+        })
+    }
+
+    pub fn in_store(&self) -> Box<dyn Store> {
+        store_for(self.formats.input, self.options)
+    }
+
+    pub fn out_store(&self) -> Box<dyn Store> {
+        store_for(self.formats.output, self.options)
+    }
+}
+
 pub struct Formats {
     pub input: Format,
     pub output: Format,

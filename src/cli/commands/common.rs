@@ -29,14 +29,8 @@ pub fn stores(
     file: &Path,
     format: &FormatArgs,
 ) -> Result<StorePair, CliError> {
-    let rule_path = plan::rule_path(Some(file), format);
-    let formats = plan::formats(rule_path.as_deref(), format);
-    let config = plan::load_config(global)?;
-    let options = plan::store_options(global, config.as_ref())?;
-    Ok((
-        plan::store(formats.input, options),
-        plan::store(formats.output, options),
-    ))
+    let setup = plan::Setup::new(global, Some(file), format)?;
+    Ok((setup.in_store(), setup.out_store()))
 }
 
 /// The file a subcommand works on. sops's subcommands report a missing one as unreadable input

@@ -21,10 +21,7 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         ));
     }
     let file = args.file.as_deref().map(io::existing_file).transpose()?;
-    let rule_path = plan::rule_path(file.as_deref(), &args.format);
-    let formats = plan::formats(rule_path.as_deref(), &args.format);
-    let config = plan::load_config(global)?;
-    let options = plan::store_options(global, config.as_ref())?;
+    let setup = plan::Setup::new(global, file.as_deref(), &args.format)?;
     let order = plan::decryption_order(args.decryption_order.as_deref())?;
     let extract = match args.extract.as_deref() {
         Some(text) => parse_tree_path(text).map_err(|e| {
@@ -38,8 +35,8 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     };
 
     let input = io::read_input(file.as_deref())?;
-    let in_store = plan::store(formats.input, options);
-    let out_store = plan::store(formats.output, options);
+    let in_store = setup.in_store();
+    let out_store = setup.out_store();
     let encrypted = ops::load_encrypted(in_store.as_ref(), &input)?;
     let decrypted = ops::decrypt_with_env(encrypted, &order, args.ignore_mac, None)?;
     if decrypted.plain_comments > 0 {

@@ -106,22 +106,19 @@ fn new_file_session(
     args: &EditArgs,
     path: PathBuf,
 ) -> Result<Session, CliError> {
-    let rule_path = plan::rule_path(Some(&path), &args.format);
-    let formats = plan::formats(rule_path.as_deref(), &args.format);
-    let config = plan::load_config(global)?;
-    let options = plan::store_options(global, config.as_ref())?;
+    let setup = plan::Setup::new(global, Some(&path), &args.format)?;
     let keys = NewFileKeys::resolve(
         global,
         &args.keys,
         &args.partial,
-        config.as_ref(),
-        rule_path.as_deref(),
-        formats.input,
+        setup.config.as_ref(),
+        setup.rule_path.as_deref(),
+        setup.formats.input,
     )?;
-    let in_store = plan::store(formats.input, options);
-    let out_store = plan::store(formats.output, options);
+    let in_store = setup.in_store();
+    let out_store = setup.out_store();
     let doc = in_store
-        .load_plain(example(formats.input).as_bytes())
+        .load_plain(example(setup.formats.input).as_bytes())
         .map_err(ops::Error::from)?;
     let plan = keys.plan();
     let data_key = DataKey::generate();

@@ -26,22 +26,19 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
         ));
     }
     let file = args.file.as_deref().map(io::existing_file).transpose()?;
-    let rule_path = plan::rule_path(file.as_deref(), &args.format);
-    let formats = plan::formats(rule_path.as_deref(), &args.format);
-    let config = plan::load_config(global)?;
-    let options = plan::store_options(global, config.as_ref())?;
+    let setup = plan::Setup::new(global, file.as_deref(), &args.format)?;
 
     let keys = NewFileKeys::resolve(
         global,
         &args.keys,
         &args.partial,
-        config.as_ref(),
-        rule_path.as_deref(),
-        formats.input,
+        setup.config.as_ref(),
+        setup.rule_path.as_deref(),
+        setup.formats.input,
     )?;
     let input = io::read_input(file.as_deref())?;
-    let in_store = plan::store(formats.input, options);
-    let out_store = plan::store(formats.output, options);
+    let in_store = setup.in_store();
+    let out_store = setup.out_store();
     let doc = in_store.load_plain(&input).map_err(ops::Error::from)?;
     if doc.branches.is_empty() {
         return Err(ops::Error::EmptyDocument.into());
