@@ -174,6 +174,245 @@ pub enum Command {
     Decrypt(DecryptArgs),
     /// Print {"encrypted":true|false} for a file
     Filestatus(FileStatusArgs),
+    /// Edit an encrypted file in $SOPS_EDITOR/$EDITOR (creates it when missing)
+    Edit(EditArgs),
+    /// Set one value in an encrypted file, in place: rsops set FILE '["a"]["b"]' '<json>'
+    Set(SetArgs),
+    /// Remove one value from an encrypted file, in place: rsops unset FILE '["a"]["b"]'
+    Unset(UnsetArgs),
+    /// New data key, every value re-encrypted; add or remove keys on the way
+    Rotate(RotateArgs),
+    /// Re-wrap the data key for the keys of the matching .sops.yaml creation rule
+    Updatekeys(UpdateKeysArgs),
+    /// Add or delete key groups
+    Groups(GroupsArgs),
+    /// Run a command with the file's top-level values as environment variables
+    ExecEnv(ExecEnvArgs),
+    /// Run a command with the decrypted file as a FIFO (or temp file); {} is its path
+    ExecFile(ExecFileArgs),
+}
+
+/// Flags every command that decrypts shares.
+#[derive(Args, Debug, Clone, Default)]
+pub struct DecryptFlags {
+    /// Do not verify the MAC (values still have to authenticate)
+    #[arg(long)]
+    pub ignore_mac: bool,
+    /// Key types to try first, comma-separated (default age,pgp)
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct EditArgs {
+    #[command(flatten)]
+    pub keys: KeyArgs,
+    #[command(flatten)]
+    pub partial: PartialArgs,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub decrypt: DecryptFlags,
+    /// Edit the sops metadata too
+    #[arg(short = 's', long)]
+    pub show_master_keys: bool,
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct SetArgs {
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub decrypt: DecryptFlags,
+    /// The third argument is a file holding the value
+    #[arg(long)]
+    pub value_file: bool,
+    /// Read the value from stdin (then only FILE and PATH are given)
+    #[arg(long)]
+    pub value_stdin: bool,
+    /// Do not write the file when the value is already set
+    #[arg(long)]
+    pub idempotent: bool,
+    #[arg(long, value_name = "N", hide = true)]
+    pub shamir_secret_sharing_threshold: Option<usize>,
+    /// FILE PATH VALUE (or FILE PATH with --value-stdin)
+    #[arg(num_args = 0..=3)]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UnsetArgs {
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub decrypt: DecryptFlags,
+    /// Succeed without writing when the value is not there
+    #[arg(long)]
+    pub idempotent: bool,
+    #[arg(long, value_name = "N", hide = true)]
+    pub shamir_secret_sharing_threshold: Option<usize>,
+    /// FILE PATH
+    #[arg(num_args = 0..=2)]
+    pub args: Vec<String>,
+}
+
+#[derive(Args, Debug, Clone, Default)]
+pub struct KeyChanges {
+    #[arg(long, value_name = "RECIPIENTS")]
+    pub add_age: Option<String>,
+    #[arg(long, value_name = "RECIPIENTS")]
+    pub rm_age: Option<String>,
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub add_pgp: Option<String>,
+    #[arg(long, value_name = "FINGERPRINTS")]
+    pub rm_pgp: Option<String>,
+    #[arg(long, value_name = "ARNS")]
+    pub add_kms: Option<String>,
+    #[arg(long, value_name = "ARNS")]
+    pub rm_kms: Option<String>,
+    #[arg(long, value_name = "IDS")]
+    pub add_gcp_kms: Option<String>,
+    #[arg(long, value_name = "IDS")]
+    pub rm_gcp_kms: Option<String>,
+    #[arg(long, value_name = "URLS")]
+    pub add_azure_kv: Option<String>,
+    #[arg(long, value_name = "URLS")]
+    pub rm_azure_kv: Option<String>,
+    #[arg(long, value_name = "URIS")]
+    pub add_hc_vault_transit: Option<String>,
+    #[arg(long, value_name = "URIS")]
+    pub rm_hc_vault_transit: Option<String>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct RotateArgs {
+    /// Write the result back to the file
+    #[arg(short = 'i', long)]
+    pub in_place: bool,
+    /// Write the result to this file
+    #[arg(long, value_name = "FILE")]
+    pub output: Option<PathBuf>,
+    #[command(flatten)]
+    pub changes: KeyChanges,
+    /// KMS encryption context for added KMS keys: k1:v1,k2:v2
+    #[arg(long, value_name = "CONTEXT")]
+    pub encryption_context: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub decrypt: DecryptFlags,
+    pub file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct UpdateKeysArgs {
+    /// Do not ask for confirmation
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Walk directories given as arguments
+    #[arg(short = 'r', long)]
+    pub recursive: bool,
+    #[arg(long, value_name = "TYPE")]
+    pub input_type: Option<String>,
+    #[command(flatten)]
+    pub decrypt: DecryptFlags,
+    /// Files (or, with -r, directories)
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct GroupsArgs {
+    #[command(subcommand)]
+    pub action: GroupsAction,
+}
+
+#[derive(Subcommand, Debug, Clone)]
+pub enum GroupsAction {
+    /// Add a key group made of the given keys
+    Add {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(long, value_name = "RECIPIENTS")]
+        age: Option<String>,
+        #[arg(long, value_name = "FINGERPRINTS")]
+        pgp: Option<String>,
+        #[arg(long, value_name = "ARNS")]
+        kms: Option<String>,
+        #[arg(long, value_name = "PROFILE")]
+        aws_profile: Option<String>,
+        #[arg(long, value_name = "IDS")]
+        gcp_kms: Option<String>,
+        #[arg(long, value_name = "URLS")]
+        azure_kv: Option<String>,
+        #[arg(long, value_name = "URIS")]
+        hc_vault_transit: Option<String>,
+        #[arg(long, value_name = "CONTEXT")]
+        encryption_context: Option<String>,
+        #[arg(short = 'i', long)]
+        in_place: bool,
+        #[arg(long, value_name = "N")]
+        shamir_secret_sharing_threshold: Option<usize>,
+        #[command(flatten)]
+        decrypt: DecryptFlags,
+    },
+    /// Delete the key group at INDEX
+    Delete {
+        #[arg(short = 'f', long)]
+        file: PathBuf,
+        #[arg(short = 'i', long)]
+        in_place: bool,
+        #[arg(long, value_name = "N")]
+        shamir_secret_sharing_threshold: Option<usize>,
+        #[command(flatten)]
+        decrypt: DecryptFlags,
+        index: usize,
+    },
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecEnvArgs {
+    /// Run the command with only the file's values in its environment
+    #[arg(long)]
+    pub pristine: bool,
+    /// Replace rsops with the command (exec) instead of running it as a child
+    #[arg(long)]
+    pub same_process: bool,
+    /// Accepted for sops compatibility; the command always runs in the foreground
+    #[arg(long, hide = true)]
+    pub background: bool,
+    /// Run the command as this user (needs the privileges to switch)
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub decrypt: DecryptFlags,
+    pub file: PathBuf,
+    pub command: String,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct ExecFileArgs {
+    /// Write a 0600 temporary file instead of a FIFO
+    #[arg(long)]
+    pub no_fifo: bool,
+    /// The name of the file (or FIFO) inside the private directory
+    #[arg(long, value_name = "NAME")]
+    pub filename: Option<String>,
+    /// Accepted for sops compatibility; the command always runs in the foreground
+    #[arg(long, hide = true)]
+    pub background: bool,
+    /// Run the command as this user (needs the privileges to switch)
+    #[arg(long, value_name = "USER")]
+    pub user: Option<String>,
+    #[command(flatten)]
+    pub format: FormatArgs,
+    #[command(flatten)]
+    pub decrypt: DecryptFlags,
+    pub file: PathBuf,
+    pub command: String,
 }
 
 /// sops's legacy mode: `rsops -e|-d [flags] FILE`.
@@ -185,6 +424,14 @@ pub struct LegacyArgs {
     /// Decrypt the file
     #[arg(short = 'd', long = "decrypt")]
     pub decrypt: bool,
+    /// Rotate the data key
+    #[arg(short = 'r', long = "rotate")]
+    pub rotate: bool,
+    /// With edit: edit the sops metadata too
+    #[arg(short = 's', long = "show-master-keys")]
+    pub show_master_keys: bool,
+    #[command(flatten)]
+    pub changes: KeyChanges,
     /// Write the result back to the file
     #[arg(short = 'i', long = "in-place")]
     pub in_place: bool,
@@ -207,4 +454,40 @@ pub struct LegacyArgs {
     #[command(flatten)]
     pub format: FormatArgs,
     pub file: Option<PathBuf>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn global_flags_go_before_the_subcommand() {
+        let cli = Cli::try_parse_from([
+            "rsops", "--config", "c.yaml", "encrypt", "--age", "age1x", "f.yaml",
+        ])
+        .unwrap();
+        assert_eq!(
+            cli.global.config.as_deref(),
+            Some(std::path::Path::new("c.yaml"))
+        );
+        assert!(matches!(cli.command, Some(Command::Encrypt(_))));
+    }
+
+    #[test]
+    fn legacy_flags_and_bare_file() {
+        let cli = Cli::try_parse_from(["rsops", "-d", "--extract", r#"["a"]"#, "f.yaml"]).unwrap();
+        assert!(cli.command.is_none() && cli.legacy.decrypt);
+        assert_eq!(
+            cli.legacy.file.as_deref(),
+            Some(std::path::Path::new("f.yaml"))
+        );
+        let cli = Cli::try_parse_from(["rsops", "secrets.yaml"]).unwrap();
+        assert!(cli.command.is_none() && !cli.legacy.decrypt);
+    }
 }

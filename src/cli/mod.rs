@@ -16,6 +16,9 @@ pub fn run() -> u8 {
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
+            if e.message.is_empty() {
+                return e.code;
+            }
             eprintln!("error: {}", e.message);
             if let Some(hint) = &e.hint {
                 eprintln!("hint: {hint}");
@@ -31,18 +34,41 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::Encrypt(a)) => commands::encrypt::run(global, a),
         Some(Command::Decrypt(a)) => commands::decrypt::run(global, a),
         Some(Command::Filestatus(a)) => commands::filestatus::run(global, a),
+        Some(Command::Edit(a)) => commands::edit::run(global, a),
+        Some(Command::Set(a)) => commands::set::run_set(global, a),
+        Some(Command::Unset(a)) => commands::set::run_unset(global, a),
+        Some(Command::Rotate(a)) => commands::rotate::run(global, a),
+        Some(Command::Updatekeys(a)) => commands::updatekeys::run(global, a),
+        Some(Command::Groups(a)) => commands::groups::run(global, a),
+        Some(Command::ExecEnv(a)) => child_exit(commands::exec::run_env(global, a)),
+        Some(Command::ExecFile(a)) => child_exit(commands::exec::run_file(global, a)),
         None => legacy(global, &cli.legacy),
     }
 }
 
-/// sops's flag mode: `-e`/`-d` with the flags before the file.
+/// A child's non-zero exit code passes through as rsops's own, without an error message.
+fn child_exit(result: Result<u8, CliError>) -> Result<(), CliError> {
+    match result? {
+        0 => Ok(()),
+        code => Err(CliError {
+            code,
+            message: String::new(),
+            hint: None,
+        }),
+    }
+}
+
+/// sops's flag mode: `-e`/`-d`/`-r` with the flags before the file; a bare file is edited.
 fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
-    match (l.encrypt, l.decrypt) {
-        (true, true) => Err(CliError::new(
-            exit::ERROR_CONFLICTING_PARAMETERS,
-            "cannot use -e and -d together",
-        )),
-        (true, false) => commands::encrypt::run(
+    let decrypt_flags = args::DecryptFlags {
+        ignore_mac: l.ignore_mac,
+        decryption_order: l
+            .decryption_order
+            .clone()
+            .or_else(|| std::env::var("SOPS_DECRYPTION_ORDER").ok()),
+    };
+    match (l.encrypt, l.decrypt, l.rotate) {
+        (true, false, false) => commands::encrypt::run(
             global,
             &EncryptArgs {
                 in_place: l.in_place,
@@ -53,31 +79,50 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
                 file: l.file.clone(),
             },
         ),
-        (false, true) => commands::decrypt::run(
+        (false, true, false) => commands::decrypt::run(
             global,
             &DecryptArgs {
                 in_place: l.in_place,
                 output: l.output.clone(),
                 extract: l.extract.clone(),
                 ignore_mac: l.ignore_mac,
-                decryption_order: l
-                    .decryption_order
-                    .clone()
-                    .or_else(|| std::env::var("SOPS_DECRYPTION_ORDER").ok()),
+                decryption_order: decrypt_flags.decryption_order.clone(),
                 format: l.format.clone(),
                 file: l.file.clone(),
             },
         ),
-        (false, false) => match &l.file {
-            Some(file) => Err(CliError::new(
-                exit::ERROR_GENERIC,
-                format!("rsops cannot open {} in an editor yet", file.display()),
-            )
-            .hint("decrypt with `rsops decrypt FILE`, change the plaintext, and encrypt it again")),
+        (false, false, true) => commands::rotate::run(
+            global,
+            &args::RotateArgs {
+                in_place: l.in_place,
+                output: l.output.clone(),
+                changes: l.changes.clone(),
+                encryption_context: l.keys.encryption_context.clone(),
+                format: l.format.clone(),
+                decrypt: decrypt_flags,
+                file: l.file.clone(),
+            },
+        ),
+        (false, false, false) => match &l.file {
+            Some(file) => commands::edit::run(
+                global,
+                &args::EditArgs {
+                    keys: l.keys.clone(),
+                    partial: l.partial.clone(),
+                    format: l.format.clone(),
+                    decrypt: decrypt_flags,
+                    show_master_keys: l.show_master_keys,
+                    file: file.clone(),
+                },
+            ),
             None => {
                 let _ = Cli::command().print_help();
                 Ok(())
             }
         },
+        _ => Err(CliError::new(
+            exit::ERROR_CONFLICTING_PARAMETERS,
+            "use only one of -e, -d and -r",
+        )),
     }
 }

@@ -444,3 +444,67 @@ impl ConfigFile {
         })
     }
 }
+
+impl KeySpec {
+    /// The spec of a key already in a file, to re-wrap a data key for it (rotate, groups).
+    pub fn from_stanza(stanza: &crate::metadata::KeyStanza) -> KeySpec {
+        use crate::metadata::KeyStanza as S;
+        match stanza {
+            S::Age(k) => KeySpec::Age(k.recipient.clone()),
+            S::Pgp(k) => KeySpec::Pgp(k.fp.clone()),
+            S::Kms(k) => KeySpec::Kms {
+                arn: k.arn.clone(),
+                role: k.role.clone(),
+                context: k.context.clone(),
+                aws_profile: k.aws_profile.clone(),
+            },
+            S::GcpKms(k) => KeySpec::GcpKms(k.resource_id.clone()),
+            S::AzureKv(k) => KeySpec::AzureKv {
+                vault_url: k.vault_url.clone(),
+                key: k.name.clone(),
+                version: k.version.clone(),
+            },
+            S::HcVault(_) => KeySpec::HcVault(stanza.identity()),
+            S::Hckms(k) => KeySpec::Hckms(k.key_id.clone()),
+        }
+    }
+}
+
+impl KeySpec {
+    /// The key as sops prints it (`ToString`), matching [`crate::metadata::KeyStanza::identity`].
+    pub fn identity(&self) -> String {
+        match self {
+            KeySpec::Age(r) => r.trim().to_string(),
+            KeySpec::Pgp(fp) => fp.replace(' ', ""),
+            KeySpec::Kms {
+                arn,
+                role,
+                context,
+                aws_profile,
+            } => {
+                let mut s = arn.clone();
+                if !role.is_empty() {
+                    s.push('+');
+                    s.push_str(role);
+                }
+                if !context.is_empty() {
+                    let pairs: Vec<String> =
+                        context.iter().map(|(a, b)| format!("{a}:{b}")).collect();
+                    s.push('|');
+                    s.push_str(&pairs.join(","));
+                }
+                if !aws_profile.is_empty() {
+                    s.push('|');
+                    s.push_str(aws_profile);
+                }
+                s
+            }
+            KeySpec::GcpKms(id) | KeySpec::HcVault(id) | KeySpec::Hckms(id) => id.clone(),
+            KeySpec::AzureKv {
+                vault_url,
+                key,
+                version,
+            } => format!("{vault_url}/keys/{key}/{version}"),
+        }
+    }
+}

@@ -129,7 +129,7 @@ mod tests {
 
     #[test]
     fn f_format_matches_go() {
-        assert_eq!(format_float_f(3.14), "3.14");
+        assert_eq!(format_float_f(2.75), "2.75");
         assert_eq!(format_float_f(1.0), "1");
         assert_eq!(format_float_f(1e10), "10000000000");
         assert_eq!(format_float_f(6.02e23), "602000000000000000000000");

@@ -5,6 +5,7 @@ pub mod age;
 pub mod aws;
 #[cfg(feature = "azure-kv")]
 pub mod azkv;
+pub mod discovery;
 #[cfg(feature = "gcp-kms")]
 pub mod gcpkms;
 pub mod groups;

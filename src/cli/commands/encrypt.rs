@@ -1,7 +1,10 @@
-use crate::cli::args::{EncryptArgs, GlobalArgs};
+use crate::cli::args::{EncryptArgs, GlobalArgs, KeyArgs, PartialArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
+use rsops::config::ConfigFile;
 use rsops::ops::{self, EncryptPlan};
+use rsops::stores::Format;
+use std::path::Path;
 
 pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     if args.file.is_none() {
@@ -28,34 +31,14 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     let config = plan::load_config(global)?;
     let options = plan::store_options(global, config.as_ref())?;
 
-    let flag_keys = plan::keys_from_flags(&args.keys)?;
-    let rule = match (&config, &rule_path) {
-        (Some(c), Some(p)) => match c.rule_for(p) {
-            Ok(rule) => rule,
-            // A rule is only required when the flags name no keys.
-            Err(e) if flag_keys.is_none() => return Err(e.into()),
-            Err(_) => None,
-        },
-        _ => None,
-    };
-    let (partial, mac_only) =
-        plan::partial_rule(&args.partial, global, rule.as_ref(), formats.input)?;
-    let (groups, threshold) = match (flag_keys, &rule) {
-        (Some(specs), _) => (vec![specs], args.keys.shamir_secret_sharing_threshold.unwrap_or(0)),
-        (None, Some(r)) => (
-            r.key_groups.clone(),
-            args.keys.shamir_secret_sharing_threshold.unwrap_or(r.shamir_threshold),
-        ),
-        (None, None) => {
-            return Err(CliError::new(
-                exit::ERROR_GENERIC,
-                "config file not found, or has no creation rules, and no keys provided through command line options",
-            )
-            .hint("pass --age RECIPIENT or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"))
-        }
-    };
-    let master_keys = plan::master_key_groups(&groups)?;
-
+    let keys = NewFileKeys::resolve(
+        global,
+        &args.keys,
+        &args.partial,
+        config.as_ref(),
+        rule_path.as_deref(),
+        formats.input,
+    )?;
     let input = io::read_input(file.as_deref())?;
     let in_store = plan::store(formats.input, options);
     let out_store = plan::store(formats.output, options);
@@ -66,16 +49,69 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     if out_store.has_metadata(&doc) {
         return Err(ops::Error::AlreadyEncrypted.into());
     }
-    let (encrypted, meta) = ops::encrypt_new(
-        doc,
-        &EncryptPlan {
-            key_groups: &master_keys,
-            shamir_threshold: threshold,
-            rule: partial,
-            mac_only_encrypted: mac_only,
-        },
-    )?;
+    let (encrypted, meta) = ops::encrypt_new(doc, &keys.plan())?;
     let bytes = ops::emit_encrypted(out_store.as_ref(), encrypted, &meta)?;
     let in_place = if args.in_place { file.as_deref() } else { None };
     io::write_output(&bytes, in_place, args.output.as_deref())
+}
+
+/// The keys and options of a new encrypted file: from the key flags if any is given, else from
+/// the matching `.sops.yaml` creation rule.
+pub struct NewFileKeys {
+    master_keys: Vec<Vec<Box<dyn rsops::keys::MasterKey>>>,
+    threshold: usize,
+    partial: rsops::metadata::PartialRule,
+    mac_only: bool,
+}
+
+impl NewFileKeys {
+    pub fn resolve(
+        global: &GlobalArgs,
+        keys: &KeyArgs,
+        partial: &PartialArgs,
+        config: Option<&ConfigFile>,
+        rule_path: Option<&Path>,
+        input: Format,
+    ) -> Result<NewFileKeys, CliError> {
+        let flag_keys = plan::keys_from_flags(keys)?;
+        let rule = match (config, rule_path) {
+            (Some(c), Some(p)) => match c.rule_for(p) {
+                Ok(rule) => rule,
+                // A rule is only required when the flags name no keys.
+                Err(e) if flag_keys.is_none() => return Err(e.into()),
+                Err(_) => None,
+            },
+            _ => None,
+        };
+        let (partial, mac_only) = plan::partial_rule(partial, global, rule.as_ref(), input)?;
+        let (groups, threshold) = match (flag_keys, &rule) {
+            (Some(specs), _) => (vec![specs], keys.shamir_secret_sharing_threshold.unwrap_or(0)),
+            (None, Some(r)) => (
+                r.key_groups.clone(),
+                keys.shamir_secret_sharing_threshold.unwrap_or(r.shamir_threshold),
+            ),
+            (None, None) => {
+                return Err(CliError::new(
+                    exit::ERROR_GENERIC,
+                    "config file not found, or has no creation rules, and no keys provided through command line options",
+                )
+                .hint("pass --age RECIPIENT or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"))
+            }
+        };
+        Ok(NewFileKeys {
+            master_keys: plan::master_key_groups(&groups)?,
+            threshold,
+            partial,
+            mac_only,
+        })
+    }
+
+    pub fn plan(&self) -> EncryptPlan<'_> {
+        EncryptPlan {
+            key_groups: &self.master_keys,
+            shamir_threshold: self.threshold,
+            rule: self.partial.clone(),
+            mac_only_encrypted: self.mac_only,
+        }
+    }
 }

@@ -1,3 +1,10 @@
+pub mod common;
 pub mod decrypt;
+pub mod edit;
 pub mod encrypt;
+pub mod exec;
 pub mod filestatus;
+pub mod groups;
+pub mod rotate;
+pub mod set;
+pub mod updatekeys;

@@ -1,0 +1,275 @@
+//! `rsops edit`: plaintext goes to a 0600 file in a private 0700 directory, the editor runs, the
+//! result is re-encrypted keeping the IV of every unchanged value (one-line edit, one-line diff).
+
+use super::common::{self, Opened};
+use super::encrypt::NewFileKeys;
+use crate::cli::args::{EditArgs, GlobalArgs};
+use crate::cli::exit::{self, CliError};
+use crate::cli::{io, plan};
+use rsops::crypto::{DataKey, IvStash};
+use rsops::metadata::{Metadata, WRITTEN_VERSION};
+use rsops::ops;
+use rsops::scratch::ScratchDir;
+use rsops::stores::{metadata_wire, Format, Store};
+use sha2::{Digest, Sha256};
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+const FILE_HAS_NOT_BEEN_MODIFIED: u8 = 200;
+const NO_EDITOR_FOUND: u8 = 201;
+
+/// What a new file starts with, per format (the content sops's stores offer as an example).
+fn example(format: Format) -> &'static str {
+    match format {
+        Format::Yaml => "hello: Welcome to SOPS! Edit this file as you please!\nexample_key: example_value\n# Example comment\nexample_array:\n    - example_value1\n    - example_value2\nexample_number: 1234.5678\nexample_booleans:\n    - true\n    - false\n",
+        Format::Json => "{\n\t\"hello\": \"Welcome to SOPS! Edit this file as you please!\",\n\t\"example_key\": \"example_value\",\n\t\"example_array\": [\n\t\t\"example_value1\",\n\t\t\"example_value2\"\n\t],\n\t\"example_number\": 1234.5678,\n\t\"example_booleans\": [\n\t\ttrue,\n\t\tfalse\n\t]\n}\n",
+        Format::Dotenv => "hello=Welcome to SOPS! Edit this file as you please!\nexample_key=example_value\n",
+        Format::Ini => "[Welcome!]\nhello = Welcome to SOPS! Edit this file as you please!\nexample_key = example_value\n",
+        Format::Binary => "Welcome to SOPS! Edit this file as you please!",
+    }
+}
+
+/// The editor command: `$SOPS_EDITOR`, `$EDITOR` (split like a shell would), else vim, nano, vi.
+fn editor_command() -> Result<Vec<String>, CliError> {
+    for var in ["SOPS_EDITOR", "EDITOR"] {
+        if let Ok(value) = std::env::var(var) {
+            if !value.trim().is_empty() {
+                return shlex::split(&value)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| {
+                        CliError::new(
+                            exit::ERROR_GENERIC,
+                            format!("${var} cannot be split into a command"),
+                        )
+                    });
+            }
+        }
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    for candidate in ["vim", "nano", "vi"] {
+        if std::env::split_paths(&path).any(|dir| dir.join(candidate).is_file()) {
+            return Ok(vec![candidate.to_string()]);
+        }
+    }
+    Err(CliError::new(NO_EDITOR_FOUND, "no editor found").hint("set $EDITOR (or $SOPS_EDITOR)"))
+}
+
+fn run_editor(file: &Path) -> Result<(), CliError> {
+    let command = editor_command()?;
+    let status = rsops::scratch::with_foreground_child(|| {
+        std::process::Command::new(&command[0])
+            .args(&command[1..])
+            .arg(file)
+            .status()
+    })
+    .map_err(|e| {
+        CliError::new(
+            exit::ERROR_GENERIC,
+            format!("could not run the editor `{}`: {e}", command[0]),
+        )
+    })?;
+    if !status.success() {
+        return Err(CliError::new(
+            exit::ERROR_GENERIC,
+            format!("the editor exited with {status}; the file was left unchanged"),
+        ));
+    }
+    Ok(())
+}
+
+/// Waits for Enter before reopening the editor; end of input (or Ctrl+C) gives up.
+fn ask_to_reopen() -> Result<(), CliError> {
+    eprintln!("Press Enter to return to the editor, or Ctrl+C to exit.");
+    let mut line = String::new();
+    match std::io::stdin().lock().read_line(&mut line) {
+        Ok(0) | Err(_) => Err(CliError::new(
+            exit::ERROR_GENERIC,
+            "the edited file is invalid; nothing was written",
+        )),
+        Ok(_) => Ok(()),
+    }
+}
+
+struct Session {
+    path: PathBuf,
+    in_store: Box<dyn Store>,
+    out_store: Box<dyn Store>,
+    doc: rsops::tree::Document,
+    meta: Metadata,
+    data_key: DataKey,
+    stash: IvStash,
+}
+
+fn new_file_session(
+    global: &GlobalArgs,
+    args: &EditArgs,
+    path: PathBuf,
+) -> Result<Session, CliError> {
+    let rule_path = plan::rule_path(Some(&path), &args.format);
+    let formats = plan::formats(rule_path.as_deref(), &args.format);
+    let config = plan::load_config(global)?;
+    let options = plan::store_options(global, config.as_ref())?;
+    let keys = NewFileKeys::resolve(
+        global,
+        &args.keys,
+        &args.partial,
+        config.as_ref(),
+        rule_path.as_deref(),
+        formats.input,
+    )?;
+    let in_store = plan::store(formats.input, options);
+    let out_store = plan::store(formats.output, options);
+    let doc = in_store
+        .load_plain(example(formats.input).as_bytes())
+        .map_err(ops::Error::from)?;
+    let plan = keys.plan();
+    let data_key = DataKey::generate();
+    let (key_groups, threshold) =
+        rsops::keys::groups::wrap_groups(&data_key, plan.key_groups, plan.shamir_threshold)
+            .map_err(ops::Error::from)?;
+    Ok(Session {
+        path,
+        in_store,
+        out_store,
+        doc,
+        meta: Metadata {
+            key_groups,
+            shamir_threshold: threshold,
+            rule: plan.rule.clone(),
+            mac_only_encrypted: plan.mac_only_encrypted,
+            version: WRITTEN_VERSION.to_string(),
+            ..Metadata::default()
+        },
+        data_key,
+        stash: IvStash::default(),
+    })
+}
+
+fn existing_session(opened: Opened) -> Session {
+    Session {
+        path: opened.path,
+        in_store: opened.in_store,
+        out_store: opened.out_store,
+        doc: opened.doc,
+        meta: opened.meta,
+        data_key: opened.data_key,
+        stash: opened.stash,
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
+    let path = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
+    let mut session = if path.exists() {
+        existing_session(common::open(global, &path, &args.format, &args.decrypt)?)
+    } else {
+        new_file_session(global, args, path)?
+    };
+    let plaintext = Zeroizing::new(if args.show_master_keys {
+        session
+            .out_store
+            .emit_encrypted(session.doc.clone(), metadata_wire::to_node(&session.meta))
+            .map_err(ops::Error::from)?
+    } else {
+        session
+            .out_store
+            .emit_plain(&session.doc)
+            .map_err(ops::Error::from)?
+    });
+    let scratch = ScratchDir::new().map_err(|e| {
+        CliError::new(
+            exit::ERROR_GENERIC,
+            format!("could not create a private temporary directory: {e}"),
+        )
+    })?;
+    let name = session
+        .path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "file".into());
+    let temp = scratch.write_private(&name, &plaintext).map_err(|e| {
+        CliError::new(
+            exit::ERROR_GENERIC,
+            format!("could not write the temporary file: {e}"),
+        )
+    })?;
+    let before = Sha256::digest(&plaintext[..]);
+    loop {
+        run_editor(&temp)?;
+        let edited = Zeroizing::new(std::fs::read(&temp).map_err(|e| {
+            CliError::new(
+                exit::ERROR_GENERIC,
+                format!("could not read the edited file: {e}"),
+            )
+        })?);
+        if Sha256::digest(&edited[..]) == before {
+            return Err(CliError::new(
+                FILE_HAS_NOT_BEEN_MODIFIED,
+                "File has not changed, exiting.",
+            ));
+        }
+        match parse_edit(&session, &edited, args.show_master_keys) {
+            Ok((doc, meta)) => {
+                session.doc = doc;
+                if let Some(meta) = meta {
+                    session.meta = meta;
+                }
+                break;
+            }
+            Err(e) => {
+                eprintln!("error: {}", e.message);
+                ask_to_reopen()?;
+            }
+        }
+    }
+    drop(scratch);
+    common::bump_version(&mut session.meta);
+    ops::seal(
+        &mut session.doc,
+        &mut session.meta,
+        &session.data_key,
+        Some(&session.stash),
+    )?;
+    let bytes = ops::emit_encrypted(session.out_store.as_ref(), session.doc, &session.meta)?;
+    io::write_atomic(&session.path, &bytes)
+}
+
+type Edited = (rsops::tree::Document, Option<Metadata>);
+
+fn parse_edit(session: &Session, edited: &[u8], with_metadata: bool) -> Result<Edited, CliError> {
+    let invalid = |e: String| {
+        CliError::new(
+            exit::COULD_NOT_READ_INPUT_FILE,
+            format!("the edited file is invalid: {e}"),
+        )
+    };
+    let (doc, meta) = if with_metadata {
+        let (doc, node) = session
+            .in_store
+            .load_encrypted(edited)
+            .map_err(|e| invalid(e.to_string()))?;
+        let node = node.ok_or_else(|| invalid("the sops metadata section is missing".into()))?;
+        let meta = metadata_wire::from_node(&node).map_err(|e| invalid(e.to_string()))?;
+        (doc, Some(meta))
+    } else {
+        (
+            session
+                .in_store
+                .load_plain(edited)
+                .map_err(|e| invalid(e.to_string()))?,
+            None,
+        )
+    };
+    if doc.branches.is_empty() {
+        return Err(invalid(
+            "the file must contain at least one document".into(),
+        ));
+    }
+    if !with_metadata && session.out_store.has_metadata(&doc) {
+        return Err(invalid(
+            "it contains a `sops` entry; edit with --show-master-keys to change the metadata"
+                .into(),
+        ));
+    }
+    Ok((doc, meta))
+}

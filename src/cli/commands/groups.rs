@@ -1,0 +1,107 @@
+use crate::cli::args::{DecryptFlags, FormatArgs, GlobalArgs, GroupsAction, GroupsArgs, KeyArgs};
+use crate::cli::exit::{self, CliError};
+use crate::cli::{io, plan};
+use rsops::config::KeySpec;
+use rsops::keys::groups::{recover, wrap_groups};
+use rsops::ops;
+use std::path::Path;
+
+/// Re-splits the file's data key over `groups` (values and MAC untouched) and writes the file.
+fn rewrite(
+    global: &GlobalArgs,
+    file: &Path,
+    decrypt: &DecryptFlags,
+    in_place: bool,
+    change: impl FnOnce(&mut Vec<Vec<KeySpec>>, usize) -> Result<usize, CliError>,
+) -> Result<(), CliError> {
+    let path = io::existing_file(file)?;
+    let (store, _) = super::common::stores(global, &path, &FormatArgs::default())?;
+    let bytes = io::read_input(Some(&path))?;
+    let mut encrypted = ops::load_encrypted(store.as_ref(), &bytes)?;
+    let order = plan::decryption_order(decrypt.decryption_order.as_deref())?;
+    let sources = rsops::keys::KeySources::from_env();
+    let data_key =
+        recover(&encrypted.meta, &sources.unwrappers(), &order).map_err(ops::Error::from)?;
+    let mut groups: Vec<Vec<KeySpec>> = encrypted
+        .meta
+        .key_groups
+        .iter()
+        .map(|g| g.keys.iter().map(KeySpec::from_stanza).collect())
+        .collect();
+    let threshold = change(&mut groups, encrypted.meta.shamir_threshold)?;
+    let master_keys = plan::master_key_groups(&groups)?;
+    let (wrapped, threshold) =
+        wrap_groups(&data_key, &master_keys, threshold).map_err(ops::Error::from)?;
+    encrypted.meta.key_groups = wrapped;
+    encrypted.meta.shamir_threshold = threshold;
+    let out = ops::emit_encrypted(store.as_ref(), encrypted.doc, &encrypted.meta)?;
+    io::write_output(&out, in_place.then_some(path.as_path()), None)
+}
+
+pub fn run(global: &GlobalArgs, args: &GroupsArgs) -> Result<(), CliError> {
+    match &args.action {
+        GroupsAction::Add {
+            file,
+            age,
+            pgp,
+            kms,
+            aws_profile,
+            gcp_kms,
+            azure_kv,
+            hc_vault_transit,
+            encryption_context,
+            in_place,
+            shamir_secret_sharing_threshold,
+            decrypt,
+        } => {
+            let flags = KeyArgs {
+                age: age.clone(),
+                pgp: pgp.clone(),
+                kms: kms.clone(),
+                aws_profile: aws_profile.clone(),
+                gcp_kms: gcp_kms.clone(),
+                azure_kv: azure_kv.clone(),
+                hc_vault_transit: hc_vault_transit.clone(),
+                encryption_context: encryption_context.clone(),
+                shamir_secret_sharing_threshold: None,
+            };
+            let new_group = plan::keys_from_flags(&flags)?.ok_or_else(|| {
+                CliError::new(
+                    exit::ERROR_GENERIC,
+                    "name the keys of the new group with --age, --pgp, …",
+                )
+            })?;
+            rewrite(global, file, decrypt, *in_place, |groups, threshold| {
+                groups.push(new_group);
+                Ok(shamir_secret_sharing_threshold.unwrap_or(threshold))
+            })
+        }
+        GroupsAction::Delete {
+            file,
+            in_place,
+            shamir_secret_sharing_threshold,
+            decrypt,
+            index,
+        } => rewrite(global, file, decrypt, *in_place, |groups, threshold| {
+            if *index >= groups.len() {
+                return Err(CliError::new(
+                    exit::ERROR_GENERIC,
+                    format!(
+                        "the file has no key group {index} (it has {})",
+                        groups.len()
+                    ),
+                ));
+            }
+            groups.remove(*index);
+            let threshold = shamir_secret_sharing_threshold.unwrap_or(threshold);
+            if groups.len() > 1 && groups.len() < threshold {
+                return Err(CliError::new(
+                    exit::ERROR_GENERIC,
+                    format!("removing group {index} would leave {} groups, fewer than the threshold {threshold}", groups.len()),
+                )
+                .hint("lower the threshold with --shamir-secret-sharing-threshold"));
+            }
+            Ok(threshold)
+        }),
+    }
+}

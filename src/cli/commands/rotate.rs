@@ -1,0 +1,114 @@
+use super::common;
+use crate::cli::args::{GlobalArgs, KeyArgs, KeyChanges, RotateArgs};
+use crate::cli::exit::{self, CliError};
+use crate::cli::{io, plan};
+use rsops::config::KeySpec;
+use rsops::crypto::DataKey;
+use rsops::keys::groups::wrap_groups;
+use rsops::ops;
+
+/// Key specs named by `--add-*` or `--rm-*` flags (reusing the key-flag parser).
+fn specs(
+    age: &Option<String>,
+    pgp: &Option<String>,
+    kms: &Option<String>,
+    gcp: &Option<String>,
+    azure: &Option<String>,
+    vault: &Option<String>,
+    context: &Option<String>,
+) -> Result<Vec<KeySpec>, CliError> {
+    let flags = KeyArgs {
+        age: age.clone(),
+        pgp: pgp.clone(),
+        kms: kms.clone(),
+        gcp_kms: gcp.clone(),
+        azure_kv: azure.clone(),
+        hc_vault_transit: vault.clone(),
+        encryption_context: context.clone(),
+        ..KeyArgs::default()
+    };
+    Ok(plan::keys_from_flags(&flags)?.unwrap_or_default())
+}
+
+/// Applies `--add-*` (to the first group) and `--rm-*` (from every group) to the file's keys.
+pub fn changed_groups(
+    current: &[Vec<KeySpec>],
+    changes: &KeyChanges,
+    context: &Option<String>,
+) -> Result<Vec<Vec<KeySpec>>, CliError> {
+    let c = changes;
+    let added = specs(
+        &c.add_age,
+        &c.add_pgp,
+        &c.add_kms,
+        &c.add_gcp_kms,
+        &c.add_azure_kv,
+        &c.add_hc_vault_transit,
+        context,
+    )?;
+    let removed: Vec<String> = specs(
+        &c.rm_age,
+        &c.rm_pgp,
+        &c.rm_kms,
+        &c.rm_gcp_kms,
+        &c.rm_azure_kv,
+        &c.rm_hc_vault_transit,
+        &None,
+    )?
+    .iter()
+    .map(KeySpec::identity)
+    .collect();
+    let mut groups: Vec<Vec<KeySpec>> = current
+        .iter()
+        .map(|g| {
+            g.iter()
+                .filter(|k| !removed.contains(&k.identity()))
+                .cloned()
+                .collect()
+        })
+        .collect();
+    if groups.is_empty() {
+        groups.push(Vec::new());
+    }
+    for spec in added {
+        if !groups[0].iter().any(|k| k.identity() == spec.identity()) {
+            groups[0].push(spec);
+        }
+    }
+    Ok(groups)
+}
+
+pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
+    if args.in_place && args.output.is_some() {
+        return Err(CliError::new(
+            exit::ERROR_CONFLICTING_PARAMETERS,
+            "cannot operate on both --output and --in-place",
+        ));
+    }
+    let file = args
+        .file
+        .as_deref()
+        .ok_or_else(|| CliError::new(exit::NO_FILE_SPECIFIED, "no file specified"))?;
+    let mut opened = common::open(global, file, &args.format, &args.decrypt)?;
+    let current: Vec<Vec<KeySpec>> = opened
+        .meta
+        .key_groups
+        .iter()
+        .map(|g| g.keys.iter().map(KeySpec::from_stanza).collect())
+        .collect();
+    let groups = changed_groups(&current, &args.changes, &args.encryption_context)?;
+    let master_keys = plan::master_key_groups(&groups)?;
+    let data_key = DataKey::generate();
+    let (wrapped, threshold) = wrap_groups(&data_key, &master_keys, opened.meta.shamir_threshold)
+        .map_err(ops::Error::from)?;
+    opened.meta.key_groups = wrapped;
+    opened.meta.shamir_threshold = threshold;
+    opened.data_key = data_key;
+    let (path, bytes) = common::reseal(opened)?;
+    let in_place = if args.in_place {
+        Some(path.as_path())
+    } else {
+        None
+    };
+    io::write_output(&bytes, in_place, args.output.as_deref())
+}

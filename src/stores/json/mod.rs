@@ -1,0 +1,193 @@
+//! JSON, as sops 3.11 reads and writes it: key order and duplicate keys kept, Go's escaping and
+//! number spellings, tab indentation by default, the `sops` block as the last top-level key.
+
+mod decode;
+mod encode;
+
+pub(crate) use decode::go_lossy_utf8;
+pub(crate) use encode::write_go_marshal;
+
+use super::{Store, StoreError, StoreOptions};
+use crate::tree::{Document, Map, Node};
+use encode::Indenter;
+
+const SOPS_KEY: &str = "sops";
+
+pub struct JsonStore {
+    indent: Option<usize>,
+}
+
+impl JsonStore {
+    pub fn new(options: StoreOptions) -> Self {
+        JsonStore {
+            indent: options.json_indent,
+        }
+    }
+
+    /// The JSON store with an explicit indentation (`None` = tab); the binary store wraps one.
+    pub(crate) fn with_indent(indent: Option<usize>) -> Self {
+        JsonStore { indent }
+    }
+
+    fn unit(&self) -> String {
+        match self.indent {
+            None => "\t".to_string(),
+            Some(n) => " ".repeat(n),
+        }
+    }
+
+    fn emit_map(&self, map: &Map) -> Result<Vec<u8>, StoreError> {
+        let unit = self.unit();
+        let mut out = Vec::new();
+        Indenter { unit: &unit }.map(&mut out, map, 0)?;
+        out.push(b'\n');
+        Ok(out)
+    }
+}
+
+fn single_branch(doc: &Document) -> Result<&Map, StoreError> {
+    doc.branches.first().ok_or_else(|| StoreError::Emit {
+        format: "json",
+        message: "the document has no content".to_string(),
+    })
+}
+
+impl Store for JsonStore {
+    fn load_plain(&self, bytes: &[u8]) -> Result<Document, StoreError> {
+        Ok(Document::single(decode::parse_object_lenient(bytes)?))
+    }
+
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+        let mut map = decode::parse_object_strict(bytes)?;
+        // Go's json.Unmarshal keeps the last of repeated keys.
+        let metadata = map
+            .entries()
+            .filter(|(key, _)| *key == SOPS_KEY)
+            .last()
+            .map(|(_, value)| value.clone());
+        map.remove(SOPS_KEY);
+        Ok((Document::single(map), metadata))
+    }
+
+    fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>, StoreError> {
+        self.emit_map(single_branch(doc)?)
+    }
+
+    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+        let mut map = single_branch(&doc)?.clone();
+        map.push(SOPS_KEY, metadata);
+        self.emit_map(&map)
+    }
+
+    /// sops's `EmitValue`: the value indented like a file, without the trailing newline.
+    fn emit_value(&self, value: &Node) -> Result<Vec<u8>, StoreError> {
+        let unit = self.unit();
+        let mut out = Vec::new();
+        Indenter { unit: &unit }.node(&mut out, value, 0)?;
+        Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tree::{ListItem, MapItem, Scalar};
+
+    fn roundtrip(input: &str, indent: Option<usize>) -> String {
+        let store = JsonStore::with_indent(indent);
+        let doc = store.load_plain(input.as_bytes()).unwrap();
+        String::from_utf8(store.emit_plain(&doc).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn emits_like_json_indent() {
+        let input = r#"{"a": {"b": [1, {}, [], {"x": null}], "c": "<&>"}, "e": {}}"#;
+        assert_eq!(
+            roundtrip(input, None),
+            "{\n\t\"a\": {\n\t\t\"b\": [\n\t\t\t1,\n\t\t\t{},\n\t\t\t[],\n\t\t\t{\n\t\t\t\t\"x\": null\n\t\t\t}\n\t\t],\n\t\t\"c\": \"\\u003c\\u0026\\u003e\"\n\t},\n\t\"e\": {}\n}\n"
+        );
+        assert_eq!(
+            roundtrip(r#"{"a": [1]}"#, Some(2)),
+            "{\n  \"a\": [\n    1\n  ]\n}\n"
+        );
+        assert_eq!(
+            roundtrip(r#"{"a": [1]}"#, Some(0)),
+            "{\n\"a\": [\n1\n]\n}\n"
+        );
+        assert_eq!(roundtrip("{}", None), "{}\n");
+    }
+
+    #[test]
+    fn numbers_print_as_go() {
+        assert_eq!(
+            roundtrip(r#"{"a": 1e21, "b": 1e-7, "c": 1.50, "d": -0, "e": 12345678901234567890}"#, Some(0)),
+            "{\n\"a\": 1e+21,\n\"b\": 1e-7,\n\"c\": 1.5,\n\"d\": -0,\n\"e\": 12345678901234567000\n}\n"
+        );
+        let store = JsonStore::with_indent(None);
+        let mut map = Map::new();
+        map.push("x", Node::Scalar(Scalar::Float(f64::NAN)));
+        assert!(store.emit_plain(&Document::single(map)).is_err());
+    }
+
+    #[test]
+    fn comments_are_left_out() {
+        let mut map = Map::new();
+        map.items.push(MapItem::Comment("c".into()));
+        map.push(
+            "l",
+            Node::List(vec![
+                ListItem::Comment("d".into()),
+                ListItem::Value(Node::str("v")),
+            ]),
+        );
+        let out = JsonStore::with_indent(Some(1))
+            .emit_plain(&Document::single(map))
+            .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "{\n \"l\": [\n  \"v\"\n ]\n}\n"
+        );
+    }
+
+    #[test]
+    fn metadata_goes_last_and_comes_back() {
+        let store = JsonStore::with_indent(None);
+        let doc = store.load_plain(br#"{"a": "x"}"#).unwrap();
+        let mut meta = Map::new();
+        meta.push("version", Node::str("3.11.0"));
+        let out = store.emit_encrypted(doc, Node::Map(meta)).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            text.ends_with("\"sops\": {\n\t\t\"version\": \"3.11.0\"\n\t}\n}\n"),
+            "{text}"
+        );
+        let (doc, meta) = store.load_encrypted(&out).unwrap();
+        assert!(!doc.branches[0].contains_key("sops"));
+        assert!(meta.unwrap().as_map().unwrap().contains_key("version"));
+        let (_, none) = store.load_encrypted(br#"{"a": 1}"#).unwrap();
+        assert!(none.is_none());
+    }
+
+    #[test]
+    fn emit_value_has_no_trailing_newline() {
+        let store = JsonStore::with_indent(None);
+        let list = Node::List(vec![ListItem::Value(Node::Scalar(Scalar::Bool(true)))]);
+        assert_eq!(store.emit_value(&list).unwrap(), b"[\n\ttrue\n]");
+        assert_eq!(
+            store.emit_value(&Node::Scalar(Scalar::Int(3))).unwrap(),
+            b"3"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_survives_emit_then_parse(key in "\\PC*", value in "\\PC*", ctl in "[\\x00-\\x1f<>&\u{2028}\u{2029}\"\\\\]*") {
+            let store = JsonStore::with_indent(None);
+            let mut map = Map::new();
+            map.push(key.clone(), Node::str(format!("{value}{ctl}")));
+            let bytes = store.emit_plain(&Document::single(map.clone())).unwrap();
+            let doc = store.load_plain(&bytes).unwrap();
+            proptest::prop_assert!(doc.branches[0] == map);
+        }
+    }
+}

@@ -1,0 +1,655 @@
+//! Reads YAML into the document tree the way sops 3.11 does on top of yaml.v3: anchors expanded,
+//! merge keys kept literally, tags dropped, and comments placed where yaml.v3's head/line/foot
+//! attachment followed by sops's flattening puts them.
+
+use super::resolve::{resolve_plain, Resolved};
+use crate::stores::StoreError;
+use crate::tree::{ListItem, Map, MapItem, Node, Scalar};
+use base64::Engine;
+use granit_parser::{Event, Options, Parser, ScalarStyle, StructureStyle, Tag};
+use std::collections::HashMap;
+
+const FORMAT: &str = "yaml";
+
+fn syntax(line: usize, column: usize, message: &str) -> StoreError {
+    StoreError::Syntax {
+        format: FORMAT,
+        line: Some(line),
+        column: Some(column + 1),
+        message: message.to_string(),
+    }
+}
+
+fn unsupported(message: &str) -> StoreError {
+    StoreError::Unsupported {
+        format: FORMAT,
+        message: message.to_string(),
+    }
+}
+
+/// One event with the positions the comment placement needs (lines 1-based, columns 0-based).
+struct Ev<'a> {
+    event: Event<'a>,
+    line: usize,
+    col: usize,
+    end_line: usize,
+    end_byte: usize,
+    start_byte: usize,
+}
+
+fn read_events(text: &str) -> Result<Vec<Ev<'_>>, StoreError> {
+    let mut options = Options::default();
+    options.max_buffered_comment_events = usize::MAX;
+    let mut out = Vec::new();
+    for item in Parser::new_from_str_with_options(text, options) {
+        let (event, span) = item.map_err(|e| {
+            let m = e.marker();
+            syntax(m.line(), m.col(), "invalid YAML syntax")
+        })?;
+        out.push(Ev {
+            line: span.start.line(),
+            col: span.start.col(),
+            end_line: span.end.line(),
+            start_byte: span.start.byte_offset().unwrap_or(0),
+            end_byte: span.end.byte_offset().unwrap_or(0),
+            event,
+        });
+    }
+    Ok(out)
+}
+
+enum Frame {
+    Map {
+        map: Map,
+        /// The key whose value is being read, with the line it sits on.
+        key: Option<(String, usize)>,
+        col: usize,
+        flow: bool,
+        anchor: usize,
+        seen: HashMap<String, usize>,
+    },
+    Seq {
+        items: Vec<ListItem>,
+        col: usize,
+        flow: bool,
+        anchor: usize,
+    },
+}
+
+impl Frame {
+    fn col(&self) -> usize {
+        match self {
+            Frame::Map { col, .. } | Frame::Seq { col, .. } => *col,
+        }
+    }
+    fn flow(&self) -> bool {
+        match self {
+            Frame::Map { flow, .. } | Frame::Seq { flow, .. } => *flow,
+        }
+    }
+    fn push_comment(&mut self, text: String) {
+        match self {
+            Frame::Map { map, .. } => map.items.push(MapItem::Comment(text)),
+            Frame::Seq { items, .. } => items.push(ListItem::Comment(text)),
+        }
+    }
+    /// Puts a comment before the item that was completed last.
+    fn insert_before_last(&mut self, text: String) {
+        match self {
+            Frame::Map { map, .. } => {
+                let at = map.items.len().saturating_sub(1);
+                map.items.insert(at, MapItem::Comment(text));
+            }
+            Frame::Seq { items, .. } => {
+                let at = items.len().saturating_sub(1);
+                items.insert(at, ListItem::Comment(text));
+            }
+        }
+    }
+    fn last_value_mut(&mut self) -> Option<&mut Node> {
+        match self {
+            Frame::Map { map, .. } => match map.items.last_mut() {
+                Some(MapItem::Entry { value, .. }) => Some(value),
+                _ => None,
+            },
+            Frame::Seq { items, .. } => match items.last_mut() {
+                Some(ListItem::Value(v)) => Some(v),
+                _ => None,
+            },
+        }
+    }
+}
+
+fn prepend_comment(node: &mut Node, text: String) {
+    match node {
+        Node::Map(map) => map.items.insert(0, MapItem::Comment(text)),
+        Node::List(items) => items.insert(0, ListItem::Comment(text)),
+        Node::Scalar(_) => {}
+    }
+}
+
+/// The last content token before a run of comments.
+#[derive(Clone, Copy, PartialEq)]
+enum Prev {
+    None,
+    /// A mapping key whose value starts on a later line (`key:` then a block).
+    Key,
+    /// A complete value or item (scalar, alias, closed flow collection).
+    Value,
+}
+
+struct Comment<'a> {
+    text: &'a str,
+    line: usize,
+    col: usize,
+}
+
+struct Builder<'a> {
+    src: &'a str,
+    line_starts: Vec<usize>,
+    frames: Vec<Frame>,
+    anchors: HashMap<usize, Node>,
+    check_duplicates: bool,
+    /// Comments waiting for the next node (yaml.v3 head comments).
+    heads: Vec<String>,
+    /// Head comments that belong inside the next collection (line comment after `&anchor`).
+    heads_inside: Vec<String>,
+    /// Foot comments to place when collections close, with the column that decides where.
+    late_feet: Vec<String>,
+    late_col: usize,
+    prev: Prev,
+    prev_line: usize,
+    prev_end_byte: usize,
+    /// The previous token closed a flow collection that is the last value of the top frame.
+    prev_flow_end: bool,
+    root: Option<Node>,
+}
+
+impl<'a> Builder<'a> {
+    fn innermost_block_col(&self) -> usize {
+        self.frames
+            .iter()
+            .rev()
+            .find(|f| !f.flow())
+            .map_or(0, Frame::col)
+    }
+
+    /// Splits a run of whole-line comments into foot and head parts as yaml.v3's scanner does,
+    /// and files them. `next` is the position of the following content (None at document end).
+    fn place_comments(&mut self, run: &[Comment<'a>], next: Option<(usize, usize)>) {
+        if run.is_empty() {
+            return;
+        }
+        if self.frames.last().is_some_and(Frame::flow) {
+            for c in run {
+                self.heads.push(c.text.to_string());
+            }
+            return;
+        }
+        let next_indent = self.innermost_block_col();
+        let foot_line = self.prev_line + 1;
+        let first_empty = run[0].line <= foot_line && self.prev != Prev::None;
+        let mut piece: Vec<&Comment> = Vec::new();
+        let mut split_once = false;
+        for (i, c) in run.iter().enumerate() {
+            if let Some(&start) = piece.first() {
+                if c.col < next_indent && c.col != start.col {
+                    let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
+                    self.foot(texts, split_once, start.col);
+                    split_once = true;
+                }
+            }
+            piece.push(c);
+            let start = piece[0];
+            if i == 0
+                && first_empty
+                && ((start.line == foot_line && self.prev != Prev::Key) || start.col < next_indent)
+            {
+                let dedented = start.col < next_indent;
+                let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
+                self.foot(texts, split_once || dedented, start.col);
+                split_once = true;
+            }
+        }
+        if let Some(&start) = piece.first() {
+            if let Some((_, next_col)) = next {
+                if next_col < next_indent && next_col != start.col {
+                    let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
+                    self.foot(texts, split_once, start.col);
+                    return;
+                }
+            }
+            for c in piece {
+                self.heads.push(c.text.to_string());
+            }
+        }
+    }
+
+    /// A foot comment: of the previous token (`late == false`), or one that yaml.v3 hands to a
+    /// closing collection, picked by its column.
+    fn foot(&mut self, texts: Vec<&str>, late: bool, col: usize) {
+        if !late {
+            if let Some(frame) = self.frames.last_mut() {
+                for t in texts {
+                    frame.push_comment(t.to_string());
+                }
+                return;
+            }
+        }
+        self.late_feet.extend(texts.into_iter().map(str::to_string));
+        self.late_col = col;
+    }
+
+    fn line_comment(&mut self, c: &Comment<'a>, comment_start: usize) {
+        let text = c.text.to_string();
+        if c.line != self.prev_line || self.prev == Prev::None {
+            // After `- `, `? ` or `---`: a head of what follows.
+            self.heads.push(text);
+            return;
+        }
+        let between = self
+            .src
+            .get(self.prev_end_byte..comment_start)
+            .unwrap_or("");
+        let has_property = between
+            .trim()
+            .trim_start_matches(':')
+            .trim()
+            .starts_with(['&', '!']);
+        match self.prev {
+            Prev::Key if has_property => self.heads_inside.push(text),
+            Prev::Key => {
+                // The key's line comment: sops writes it before the key.
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.push_comment(text);
+                }
+            }
+            Prev::Value if self.prev_flow_end => {
+                if let Some(node) = self.frames.last_mut().and_then(Frame::last_value_mut) {
+                    prepend_comment(node, text);
+                } else if let Some(root) = self.root.as_mut() {
+                    prepend_comment(root, text);
+                }
+            }
+            Prev::Value => {
+                if let Some(frame) = self.frames.last_mut() {
+                    frame.insert_before_last(text);
+                }
+            }
+            Prev::None => self.heads.push(text),
+        }
+    }
+
+    /// Files waiting head comments before a node that starts now.
+    fn flush_heads_before_node(&mut self) {
+        let heads = std::mem::take(&mut self.heads);
+        if let Some(frame) = self.frames.last_mut() {
+            for h in heads {
+                frame.push_comment(h);
+            }
+        } else {
+            self.heads = heads;
+        }
+    }
+
+    fn open(&mut self, frame: Frame) {
+        let parent_is_seq = matches!(self.frames.last(), Some(Frame::Seq { .. }));
+        if parent_is_seq {
+            self.flush_heads_before_node();
+        }
+        self.frames.push(frame);
+        let mut inside = std::mem::take(&mut self.heads_inside);
+        if !parent_is_seq {
+            let mut heads = std::mem::take(&mut self.heads);
+            heads.append(&mut inside);
+            inside = heads;
+        }
+        let frame = self.frames.last_mut().expect("just pushed");
+        for h in inside {
+            frame.push_comment(h);
+        }
+    }
+
+    fn close(&mut self, next_is_end: bool) -> Result<(), StoreError> {
+        let Some(mut frame) = self.frames.pop() else {
+            return Ok(());
+        };
+        if !self.late_feet.is_empty() && (frame.col() <= self.late_col || !next_is_end) {
+            for t in std::mem::take(&mut self.late_feet) {
+                frame.push_comment(t);
+            }
+        }
+        let (node, anchor) = match frame {
+            Frame::Map { map, anchor, .. } => (Node::Map(map), anchor),
+            Frame::Seq { items, anchor, .. } => (Node::List(items), anchor),
+        };
+        if anchor != 0 {
+            self.anchors.insert(anchor, node.clone());
+        }
+        self.value(node)
+    }
+
+    /// Adds a completed node to the current collection (as key or value).
+    fn value(&mut self, node: Node) -> Result<(), StoreError> {
+        match self.frames.last_mut() {
+            None => {
+                self.root = Some(node);
+                Ok(())
+            }
+            Some(Frame::Seq { items, .. }) => {
+                items.push(ListItem::Value(node));
+                Ok(())
+            }
+            Some(Frame::Map { map, key, .. }) => match key.take() {
+                Some((k, _)) => {
+                    map.items.push(MapItem::Entry {
+                        key: k,
+                        value: node,
+                    });
+                    Ok(())
+                }
+                None => Err(unsupported("Tree contains a non-string key")),
+            },
+        }
+    }
+
+    fn key(&mut self, key: String, line: usize, col: usize) -> Result<(), StoreError> {
+        if let Some(Frame::Map {
+            key: slot, seen, ..
+        }) = self.frames.last_mut()
+        {
+            if self.check_duplicates {
+                if let Some(first) = seen.get(&key) {
+                    return Err(syntax(
+                        line,
+                        col,
+                        &format!("mapping key already defined at line {first}"),
+                    ));
+                }
+                seen.insert(key.clone(), line);
+            }
+            *slot = Some((key, line));
+        }
+        Ok(())
+    }
+
+    fn expecting_key(&self) -> bool {
+        matches!(self.frames.last(), Some(Frame::Map { key: None, .. }))
+    }
+}
+
+fn line_starts(src: &str) -> Vec<usize> {
+    let mut v = vec![0];
+    v.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+    v
+}
+
+fn is_core(tag: &Tag, suffix: &str) -> bool {
+    tag.handle() == "tag:yaml.org,2002:" && tag.suffix() == suffix
+}
+
+/// The value of a scalar as yaml.v3 decodes it into `interface{}`.
+fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Scalar, StoreError> {
+    if let Some(tag) = tag {
+        if is_core(tag, "binary") {
+            let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(cleaned)
+                .map_err(|_| unsupported("invalid !!binary data"))?;
+            return Ok(match String::from_utf8(bytes) {
+                Ok(s) => Scalar::Str(s),
+                Err(e) => Scalar::Bytes(e.into_bytes()),
+            });
+        }
+        let core = tag.handle() == "tag:yaml.org,2002:";
+        if !core || is_core(tag, "str") {
+            return Ok(Scalar::Str(text.to_string()));
+        }
+        if is_core(tag, "float") {
+            if let Resolved::Int(i) = resolve_plain(text) {
+                return Ok(Scalar::Float(i as f64));
+            }
+        }
+        return resolved_scalar(text);
+    }
+    if style != ScalarStyle::Plain {
+        return Ok(Scalar::Str(text.to_string()));
+    }
+    resolved_scalar(text)
+}
+
+fn resolved_scalar(text: &str) -> Result<Scalar, StoreError> {
+    Ok(match resolve_plain(text) {
+        Resolved::Null => Scalar::Null,
+        Resolved::Bool(b) => Scalar::Bool(b),
+        Resolved::Int(i) => Scalar::Int(i),
+        Resolved::Uint(_) => {
+            return Err(unsupported(
+                "Cannot walk value, unknown type: uint64 (integer beyond int64)",
+            ))
+        }
+        Resolved::Float(f) => Scalar::Float(f),
+        Resolved::Time(t) => Scalar::Time(t),
+        Resolved::Merge | Resolved::Str => Scalar::Str(text.to_string()),
+    })
+}
+
+fn key_string(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<String, StoreError> {
+    match scalar_value(text, style, tag)? {
+        Scalar::Str(s) => Ok(s),
+        _ => Err(unsupported("Tree contains a non-string key")),
+    }
+}
+
+/// Parses every document; each must be a mapping (or empty).
+pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        let before = &bytes[..e.valid_up_to()];
+        let line = before.iter().filter(|b| **b == b'\n').count() + 1;
+        StoreError::Syntax {
+            format: FORMAT,
+            line: Some(line),
+            column: None,
+            message: "input is not valid UTF-8".to_string(),
+        }
+    })?;
+    let events = read_events(text)?;
+    let mut docs = Vec::new();
+    let mut b = Builder {
+        src: text,
+        line_starts: line_starts(text),
+        frames: Vec::new(),
+        anchors: HashMap::new(),
+        check_duplicates: true,
+        heads: Vec::new(),
+        heads_inside: Vec::new(),
+        late_feet: Vec::new(),
+        late_col: 0,
+        prev: Prev::None,
+        prev_line: 0,
+        prev_end_byte: 0,
+        prev_flow_end: false,
+        root: None,
+    };
+    let mut run: Vec<Comment> = Vec::new();
+    let mut i = 0;
+    while i < events.len() {
+        let ev = &events[i];
+        let next_is_end = matches!(
+            events.get(i + 1).map(|e| &e.event),
+            Some(Event::MappingEnd | Event::SequenceEnd | Event::DocumentEnd)
+        );
+        match &ev.event {
+            Event::Comment(text, _) => {
+                let c = Comment {
+                    text: text.as_ref(),
+                    line: ev.line,
+                    col: ev.col,
+                };
+                let own_line = b
+                    .src
+                    .get(b.line_starts[ev.line - 1]..ev.start_byte)
+                    .is_some_and(|s| s.trim().is_empty());
+                if own_line {
+                    run.push(c);
+                } else {
+                    let start = ev.start_byte;
+                    b.line_comment(&c, start);
+                }
+                i += 1;
+                continue;
+            }
+            _ if !run.is_empty() => {
+                let next = events[i..]
+                    .iter()
+                    .find(|e| {
+                        !matches!(
+                            e.event,
+                            Event::MappingEnd | Event::SequenceEnd | Event::Comment(..)
+                        )
+                    })
+                    .filter(|e| !matches!(e.event, Event::DocumentEnd | Event::StreamEnd))
+                    .map(|e| (e.line, e.col));
+                let pending = std::mem::take(&mut run);
+                b.place_comments(&pending, next);
+            }
+            _ => {}
+        }
+        match &ev.event {
+            Event::StreamStart | Event::StreamEnd | Event::Anchor(..) | Event::Comment(..) => {}
+            Event::UnresolvedAlias(_) => return Err(syntax(ev.line, ev.col, "unknown anchor")),
+            Event::DocumentStart(..) => {
+                b.prev = Prev::None;
+                b.root = None;
+            }
+            Event::DocumentEnd => {
+                docs.push(finish_document(&mut b, ev)?);
+                b.check_duplicates = false;
+            }
+            Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
+                let is_key = b.expecting_key();
+                if is_key {
+                    return Err(unsupported("Tree contains a non-string key"));
+                }
+                let flow = *style == StructureStyle::Flow;
+                let frame = if matches!(ev.event, Event::MappingStart(..)) {
+                    Frame::Map {
+                        map: Map::new(),
+                        key: None,
+                        col: ev.col,
+                        flow,
+                        anchor: *anchor,
+                        seen: HashMap::new(),
+                    }
+                } else {
+                    Frame::Seq {
+                        items: Vec::new(),
+                        col: ev.col,
+                        flow,
+                        anchor: *anchor,
+                    }
+                };
+                b.open(frame);
+                b.prev = Prev::None;
+                b.prev_flow_end = false;
+            }
+            Event::MappingEnd | Event::SequenceEnd => {
+                let flow = b.frames.last().is_some_and(Frame::flow);
+                b.close(next_is_end)?;
+                if flow {
+                    b.prev = Prev::Value;
+                    b.prev_line = ev.end_line;
+                    b.prev_end_byte = ev.end_byte;
+                    b.prev_flow_end = true;
+                }
+            }
+            Event::Alias(id) => {
+                b.flush_heads_before_node();
+                let node = b
+                    .anchors
+                    .get(id)
+                    .cloned()
+                    .ok_or_else(|| syntax(ev.line, ev.col, "unknown anchor"))?;
+                if b.expecting_key() {
+                    match node {
+                        Node::Scalar(Scalar::Str(s)) => b.key(s, ev.line, ev.col)?,
+                        _ => return Err(unsupported("Tree contains a non-string key")),
+                    }
+                    b.prev = Prev::Key;
+                } else {
+                    b.value(node)?;
+                    b.prev = Prev::Value;
+                }
+                b.prev_line = ev.end_line;
+                b.prev_end_byte = ev.end_byte;
+                b.prev_flow_end = false;
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                b.flush_heads_before_node();
+                let tag = tag.as_deref();
+                if b.expecting_key() {
+                    let key = key_string(text, *style, tag)?;
+                    if *anchor != 0 {
+                        b.anchors
+                            .insert(*anchor, Node::Scalar(Scalar::Str(key.clone())));
+                    }
+                    b.key(key, ev.line, ev.col)?;
+                    b.prev = Prev::Key;
+                } else {
+                    let node = Node::Scalar(scalar_value(text, *style, tag)?);
+                    if *anchor != 0 {
+                        b.anchors.insert(*anchor, node.clone());
+                    }
+                    b.value(node)?;
+                    b.prev = Prev::Value;
+                }
+                b.prev_line = ev.end_line;
+                b.prev_end_byte = ev.end_byte;
+                b.prev_flow_end = false;
+            }
+            // Event is non_exhaustive; nothing else carries content.
+            #[allow(unreachable_patterns)]
+            _ => {}
+        }
+        i += 1;
+    }
+    if docs.is_empty() && !bytes.is_empty() {
+        return Err(StoreError::Syntax {
+            format: FORMAT,
+            line: None,
+            column: None,
+            message: "EOF: the input holds no YAML document".to_string(),
+        });
+    }
+    Ok(docs)
+}
+
+fn finish_document(b: &mut Builder, ev: &Ev) -> Result<Map, StoreError> {
+    let root = b.root.take();
+    let mut map = match root {
+        None | Some(Node::Scalar(Scalar::Null)) => Map::new(),
+        Some(Node::Map(map)) => map,
+        Some(Node::List(_)) => {
+            return Err(unsupported(
+                "YAML documents that are sequences are not supported",
+            ))
+        }
+        Some(Node::Scalar(_)) => {
+            let _ = ev;
+            return Err(unsupported(
+                "YAML documents that are values are not supported",
+            ));
+        }
+    };
+    for t in std::mem::take(&mut b.late_feet) {
+        map.items.push(MapItem::Comment(t));
+    }
+    for t in std::mem::take(&mut b.heads) {
+        map.items.push(MapItem::Comment(t));
+    }
+    for t in std::mem::take(&mut b.heads_inside) {
+        map.items.push(MapItem::Comment(t));
+    }
+    b.anchors.clear();
+    Ok(map)
+}
