@@ -232,6 +232,7 @@ pub fn status_error(
     let message = response
         .json()
         .and_then(|v| message_of(&v))
+        .or_else(|| xml_message(&response.body))
         .unwrap_or_else(|| plain_message(&response.body));
     HttpError::Status {
         method: request.method.to_string(),
@@ -247,6 +248,33 @@ pub fn shape_error(request: &Request, reason: impl Into<String>) -> HttpError {
         endpoint: endpoint_of(request.url),
         reason: reason.into(),
     }
+}
+
+/// AWS query-protocol errors (and moto, whatever the protocol) answer in XML.
+fn xml_message(body: &[u8]) -> Option<String> {
+    let code = xml_tag(body, "Code")?;
+    Some(match xml_tag(body, "Message") {
+        Some(m) => format!("{code}: {m}"),
+        None => code,
+    })
+}
+
+/// The text of the first `<tag>…</tag>`; the AWS answers we read are flat enough for this.
+pub fn xml_tag(body: &[u8], tag: &str) -> Option<String> {
+    let text = std::str::from_utf8(body).ok()?;
+    let open = format!("<{tag}>");
+    let close = format!("</{tag}>");
+    let start = text.find(&open)? + open.len();
+    let end = start + text[start..].find(&close)?;
+    Some(xml_unescape(text[start..end].trim()))
+}
+
+fn xml_unescape(s: &str) -> String {
+    s.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&apos;", "'")
+        .replace("&amp;", "&")
 }
 
 fn plain_message(body: &[u8]) -> String {

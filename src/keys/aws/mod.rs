@@ -142,9 +142,10 @@ fn hint(err: &HttpError) -> &'static str {
         || has("InvalidClientTokenId")
         || has("ExpiredToken")
         || has("SignatureDoesNotMatch")
+        || has("security token")
     {
         "check the AWS credentials (environment, AWS_PROFILE/--aws-profile, role)"
-    } else if has("AccessDenied") {
+    } else if has("AccessDenied") || err.status() == Some(403) {
         "check that the credentials may use this key (kms:Encrypt/kms:Decrypt in the key and IAM policies)"
     } else if has("NotFound") {
         "check the key ARN and its region"

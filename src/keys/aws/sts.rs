@@ -2,7 +2,7 @@
 
 use super::credentials::{Context, Credentials};
 use super::sign::sign_request;
-use crate::keys::http::{self, form_encode, Request};
+use crate::keys::http::{self, form_encode, xml_tag, Request};
 
 /// sops's session name: `sops@` + the hostname without characters STS refuses, at most 64.
 pub fn session_name() -> String {
@@ -93,24 +93,6 @@ fn call(ctx: &Context, request: &Request, role: &str) -> Result<Credentials, Str
         )),
         _ => Err(fail("the STS answer has no credentials".into())),
     }
-}
-
-/// The text of the first `<tag>…</tag>`; STS answers are flat enough that this is exact.
-fn xml_tag(body: &[u8], tag: &str) -> Option<String> {
-    let text = std::str::from_utf8(body).ok()?;
-    let open = format!("<{tag}>");
-    let close = format!("</{tag}>");
-    let start = text.find(&open)? + open.len();
-    let end = start + text[start..].find(&close)?;
-    Some(unescape(text[start..end].trim()))
-}
-
-fn unescape(s: &str) -> String {
-    s.replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&quot;", "\"")
-        .replace("&apos;", "'")
-        .replace("&amp;", "&")
 }
 
 #[cfg(test)]
