@@ -681,3 +681,71 @@ fn vault_token_file_wrong_token_and_stopped_server() {
         assert!(started.elapsed() < Duration::from_secs(30));
     }
 }
+
+#[test]
+fn rotate_and_updatekeys_with_kms_and_vault() {
+    let moto_server = moto(0);
+    let bao = openbao();
+    let arn = create_key(&moto_server, test_creds());
+    let uri = format!("{}/v1/transit/keys/k1", bao.base);
+    let case = Case::new().aws(&moto_server).env("VAULT_TOKEN", "root");
+    let age_key = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys/age1.txt");
+    let age_env = [("SOPS_AGE_KEY_FILE", age_key.to_str().unwrap())];
+    let recipient = std::fs::read_to_string(&age_key)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(String::from))
+        .unwrap();
+    let enc = case.ok(
+        &rsops(),
+        &["encrypt", "--age", &recipient, "plain.yaml"],
+        &[],
+    );
+    case.write("f.yaml", &enc);
+    case.ok(
+        &rsops(),
+        &[
+            "rotate",
+            "-i",
+            "--add-kms",
+            &arn,
+            "--add-hc-vault-transit",
+            &uri,
+            "f.yaml",
+        ],
+        &age_env,
+    );
+    let text = std::fs::read_to_string(case.path("f.yaml")).unwrap();
+    assert!(
+        text.contains(&format!("- arn: {arn}")) && text.contains("enc: vault:v1:"),
+        "{text}"
+    );
+    // Without the age key, sops reaches the data key through KMS or Vault.
+    assert_eq!(case.ok(&sops(), &["decrypt", "f.yaml"], &[]), PLAIN);
+    assert_eq!(
+        case.ok(
+            &sops(),
+            &["decrypt", "f.yaml"],
+            &[("AWS_ENDPOINT_URL", "http://127.0.0.1:9")]
+        ),
+        PLAIN
+    );
+    case.ok(&rsops(), &["rotate", "-i", "--rm-kms", &arn, "f.yaml"], &[]);
+    let text = std::fs::read_to_string(case.path("f.yaml")).unwrap();
+    assert!(
+        !text.contains("arn:") && text.contains("hc_vault:"),
+        "{text}"
+    );
+    // updatekeys brings the file to the rule's keys: age + kms with a context.
+    case.write(
+        ".sops.yaml",
+        &format!("creation_rules:\n  - key_groups:\n      - age: [{recipient}]\n        kms:\n          - arn: {arn}\n            context: {{app: x}}\n"),
+    );
+    case.ok(&rsops(), &["updatekeys", "-y", "f.yaml"], &[]);
+    let text = std::fs::read_to_string(case.path("f.yaml")).unwrap();
+    assert!(
+        text.contains("app: x") && !text.contains("hc_vault"),
+        "{text}"
+    );
+    assert_eq!(case.ok(&sops(), &["decrypt", "f.yaml"], &[]), PLAIN);
+}
