@@ -749,3 +749,54 @@ fn rotate_and_updatekeys_with_kms_and_vault() {
     );
     assert_eq!(case.ok(&sops(), &["decrypt", "f.yaml"], &[]), PLAIN);
 }
+
+#[test]
+fn kms_web_identity_and_profile_role_chain() {
+    let server = moto(0);
+    let arn = create_key(&server, test_creds());
+    // Web identity (EKS, GitHub Actions OIDC): no keys in the environment at all.
+    let case = Case::new().env("AWS_ENDPOINT_URL", &server.base);
+    let token = case.write(
+        "oidc-token",
+        "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyc29wcyJ9.c2ln\n",
+    );
+    let web = case
+        .clone_with("AWS_WEB_IDENTITY_TOKEN_FILE", token.to_str().unwrap())
+        .clone_with("AWS_ROLE_ARN", ROLE);
+    std::fs::copy(&token, web.path("oidc-token")).unwrap();
+    let web = web.clone_with(
+        "AWS_WEB_IDENTITY_TOKEN_FILE",
+        web.path("oidc-token").to_str().unwrap(),
+    );
+    // rsops only: sops's web-identity and profile-role STS clients ignore AWS_ENDPOINT_URL and
+    // would go to the real AWS, which tests must never do. The file format is the same as in
+    // the tests above, which sops reads.
+    web.round_trip(&rsops(), &rsops(), &["--kms", &arn], "web");
+    // A profile that assumes a role from another profile's keys.
+    let config = case.write(
+        "aws-config",
+        &format!("[profile base]\naws_access_key_id = test\naws_secret_access_key = test\n\n[profile deploy]\nrole_arn = {ROLE}\nsource_profile = base\n"),
+    );
+    let prof = case
+        .clone_with("AWS_CONFIG_FILE", config.to_str().unwrap())
+        .clone_with("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent");
+    let prof = prof.clone_with("AWS_CONFIG_FILE", prof.path("aws-config").to_str().unwrap());
+    prof.round_trip(
+        &rsops(),
+        &rsops(),
+        &["--kms", &arn, "--aws-profile", "deploy"],
+        "prof",
+    );
+    let dead = format!("http://127.0.0.1:{}", free_port());
+    let out = prof.run(
+        &rsops(),
+        &["decrypt", "enc-prof.yaml"],
+        &[("AWS_ENDPOINT_URL_STS", &dead)],
+    );
+    assert_eq!(out.status.code(), Some(128));
+    assert!(
+        stderr(&out).contains("failed to assume role"),
+        "{}",
+        stderr(&out)
+    );
+}
