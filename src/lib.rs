@@ -4,6 +4,7 @@
 
 pub mod config;
 pub mod crypto;
+pub mod k8s;
 pub mod keys;
 pub mod metadata;
 pub mod ops;

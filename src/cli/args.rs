@@ -174,6 +174,12 @@ pub enum Command {
     Decrypt(DecryptArgs),
     /// Print {"encrypted":true|false} for a file
     Filestatus(FileStatusArgs),
+    /// Kubernetes manifests from encrypted files
+    K8s(super::commands::k8s::K8sArgs),
+    /// Run helm with encrypted -f/--values/--set-file files decrypted in memory
+    Helm(super::commands::k8s::HelmArgs),
+    /// kustomize generator (KSOPS schema): KRM function on stdin, or legacy exec plugin
+    Kustomize(super::commands::k8s::KustomizeArgs),
     /// Edit an encrypted file in $SOPS_EDITOR/$EDITOR (creates it when missing)
     Edit(EditArgs),
     /// Set one value in an encrypted file, in place: rsops set FILE '["a"]["b"]' '<json>'

@@ -12,6 +12,9 @@ use exit::CliError;
 
 /// Runs the CLI and returns the process exit code.
 pub fn run() -> u8 {
+    if let Some(code) = commands::k8s::by_program_name() {
+        return code;
+    }
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(()) => 0,
@@ -34,6 +37,9 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::Encrypt(a)) => commands::encrypt::run(global, a),
         Some(Command::Decrypt(a)) => commands::decrypt::run(global, a),
         Some(Command::Filestatus(a)) => commands::filestatus::run(global, a),
+        Some(Command::K8s(a)) => commands::k8s::run_k8s(a),
+        Some(Command::Helm(a)) => child_exit(commands::k8s::run_helm(a)),
+        Some(Command::Kustomize(a)) => commands::k8s::run_kustomize(a),
         Some(Command::Edit(a)) => commands::edit::run(global, a),
         Some(Command::Set(a)) => commands::set::run_set(global, a),
         Some(Command::Unset(a)) => commands::set::run_unset(global, a),

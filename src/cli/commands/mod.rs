@@ -5,6 +5,7 @@ pub mod encrypt;
 pub mod exec;
 pub mod filestatus;
 pub mod groups;
+pub mod k8s;
 pub mod rotate;
 pub mod set;
 pub mod updatekeys;

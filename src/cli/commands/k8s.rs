@@ -1,0 +1,299 @@
+//! `rsops k8s secret`, `rsops helm …` and `rsops kustomize …`: thin shells over `rsops::k8s`.
+
+use crate::cli::exit::{self, CliError};
+use clap::{Args, Subcommand};
+use rsops::k8s::{self, helm, kustomize, secret};
+use rsops::tree::path::parse_tree_path;
+use std::ffi::OsString;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+#[derive(Args, Debug)]
+pub struct K8sArgs {
+    #[command(subcommand)]
+    pub command: K8sCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum K8sCommand {
+    /// Print a v1/Secret made from encrypted files (decrypted, MAC verified)
+    Secret(SecretArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct SecretArgs {
+    /// metadata.name (default: from the file name; with several files, one Secret per file)
+    #[arg(long)]
+    pub name: Option<String>,
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Secret type, e.g. kubernetes.io/tls (its required keys are checked)
+    #[arg(long = "type", value_name = "TYPE")]
+    pub secret_type: Option<String>,
+    /// k=v, repeatable
+    #[arg(long = "label", value_name = "K=V")]
+    pub labels: Vec<String>,
+    /// k=v, repeatable
+    #[arg(long = "annotation", value_name = "K=V")]
+    pub annotations: Vec<String>,
+    /// Write UTF-8 values under stringData instead of base64 data
+    #[arg(long)]
+    pub string_data: bool,
+    #[arg(long)]
+    pub immutable: bool,
+    /// KEY=FILE: the whole decrypted file under one key (repeatable; binary files too)
+    #[arg(long = "from-file", value_name = "KEY=FILE")]
+    pub from_file: Vec<String>,
+    /// Use the mapping at this path, e.g. '["db"]', instead of the top level
+    #[arg(long, value_name = "PATH")]
+    pub extract: Option<String>,
+    /// Merge every source into one Secret
+    #[arg(long)]
+    pub merge: bool,
+    /// Encrypted files whose top-level values become keys
+    pub files: Vec<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub struct HelmArgs {
+    /// Run as the helm plugin (`helm secrets …`): also maps encrypt|decrypt|edit|view
+    #[arg(long, hide = true)]
+    pub plugin: bool,
+    /// Run as the `secrets://` downloader (helm passes certFile keyFile caFile URL)
+    #[arg(long, hide = true)]
+    pub downloader: bool,
+    /// helm's own arguments; encrypted -f/--values/--set-file files are decrypted in memory
+    #[arg(
+        trailing_var_arg = true,
+        allow_hyphen_values = true,
+        value_name = "HELM ARGS"
+    )]
+    pub args: Vec<OsString>,
+}
+
+#[derive(Args, Debug)]
+pub struct KustomizeArgs {
+    /// Legacy exec plugin: the generator config file kustomize passes; without it, a KRM
+    /// ResourceList is read from stdin
+    pub config: Option<PathBuf>,
+}
+
+fn k8s_error(e: k8s::Error) -> CliError {
+    match e {
+        k8s::Error::Decrypt { path, source } => {
+            let mut err = CliError::from(source);
+            err.message = format!("{}: {}", path.display(), err.message);
+            err
+        }
+        k8s::Error::Read { .. } => CliError::new(exit::COULD_NOT_READ_INPUT_FILE, e.to_string()),
+        k8s::Error::NotEncrypted { .. } => CliError::new(exit::ERROR_GENERIC, e.to_string())
+            .hint("encrypt it first (`rsops encrypt -i FILE`)"),
+        other => CliError::new(exit::ERROR_GENERIC, other.to_string()),
+    }
+}
+
+fn write_stdout(bytes: &[u8]) -> Result<(), CliError> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(bytes)
+        .and_then(|_| out.flush())
+        .map_err(|e| CliError::new(exit::ERROR_GENERIC, format!("could not write stdout: {e}")))
+}
+
+fn pairs(values: &[String], what: &str) -> Result<Vec<(String, String)>, CliError> {
+    values
+        .iter()
+        .map(|v| {
+            v.split_once('=')
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .ok_or_else(|| {
+                    CliError::new(
+                        exit::ERROR_GENERIC,
+                        format!("--{what} `{v}`: write it as KEY=VALUE"),
+                    )
+                })
+        })
+        .collect()
+}
+
+pub fn run_k8s(args: &K8sArgs) -> Result<(), CliError> {
+    match &args.command {
+        K8sCommand::Secret(a) => run_secret(a),
+    }
+}
+
+fn run_secret(args: &SecretArgs) -> Result<(), CliError> {
+    if args.files.is_empty() && args.from_file.is_empty() {
+        return Err(CliError::new(
+            exit::NO_FILE_SPECIFIED,
+            "no input: give encrypted files, or --from-file=KEY=FILE",
+        ));
+    }
+    let extract = match &args.extract {
+        Some(text) => parse_tree_path(text).map_err(|e| {
+            CliError::new(exit::INVALID_TREE_PATH_FORMAT, format!("--extract: {e}"))
+        })?,
+        None => Vec::new(),
+    };
+    let one_secret = args.merge || args.files.len() + usize::from(!args.from_file.is_empty()) <= 1;
+    if !one_secret && (args.name.is_some() || !args.from_file.is_empty()) {
+        return Err(CliError::new(
+            exit::ERROR_CONFLICTING_PARAMETERS,
+            "several files make one Secret each, named after the file; --name and --from-file need --merge",
+        ));
+    }
+    let base = SecretMetaBase {
+        namespace: args.namespace.clone(),
+        secret_type: args.secret_type.clone(),
+        labels: pairs(&args.labels, "label")?,
+        annotations: pairs(&args.annotations, "annotation")?,
+        immutable: args.immutable,
+    };
+    let mut groups: Vec<(String, Vec<secret::Entry>)> = Vec::new();
+    for file in &args.files {
+        let (doc, _) = k8s::decrypt_document(file).map_err(k8s_error)?;
+        let entries = secret::entries_from_document(&doc, file, &extract, args.string_data)
+            .map_err(k8s_error)?;
+        groups.push((secret::name_from_path(file), entries));
+    }
+    let mut from_files = Vec::new();
+    for spec in &args.from_file {
+        let (key, path) = spec.split_once('=').ok_or_else(|| {
+            CliError::new(
+                exit::ERROR_GENERIC,
+                format!("--from-file `{spec}`: write it as KEY=FILE"),
+            )
+        })?;
+        let (value, _) = k8s::decrypt_required(Path::new(path)).map_err(k8s_error)?;
+        from_files.push(secret::Entry {
+            key: key.to_string(),
+            value,
+            text: args.string_data,
+        });
+        if groups.is_empty() && args.files.is_empty() && from_files.len() == 1 {
+            groups.push((secret::name_from_path(Path::new(path)), Vec::new()));
+        }
+    }
+    if one_secret {
+        let name = groups.first().map(|g| g.0.clone()).unwrap_or_default();
+        let mut all: Vec<secret::Entry> = groups.into_iter().flat_map(|g| g.1).collect();
+        all.extend(from_files);
+        groups = vec![(args.name.clone().unwrap_or(name), all)];
+    }
+    let mut resources = Vec::new();
+    for (name, entries) in &groups {
+        let meta = base.with_name(name);
+        secret::validate(&meta, entries).map_err(k8s_error)?;
+        resources.push(secret::manifest(&meta, entries));
+    }
+    let yaml = secret::emit_yaml(resources).map_err(k8s_error)?;
+    write_stdout(&yaml)
+}
+
+struct SecretMetaBase {
+    namespace: Option<String>,
+    secret_type: Option<String>,
+    labels: Vec<(String, String)>,
+    annotations: Vec<(String, String)>,
+    immutable: bool,
+}
+
+impl SecretMetaBase {
+    fn with_name(&self, name: &str) -> secret::SecretMeta {
+        secret::SecretMeta {
+            name: name.to_string(),
+            namespace: self.namespace.clone(),
+            secret_type: self.secret_type.clone(),
+            labels: self.labels.clone(),
+            annotations: self.annotations.clone(),
+            immutable: self.immutable,
+        }
+    }
+}
+
+/// `rsops helm …`: returns helm's exit code, which becomes rsops's.
+pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
+    if args.downloader {
+        let url = args
+            .args
+            .last()
+            .and_then(|a| a.to_str())
+            .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, "the downloader needs a URL"))?;
+        let plain = helm::download(url).map_err(k8s_error)?;
+        write_stdout(&plain)?;
+        return Ok(0);
+    }
+    if args.plugin {
+        if let Some(code) = plugin_command(&args.args)? {
+            return Ok(code);
+        }
+    }
+    let code = helm::wrap(&args.args).map_err(k8s_error)?;
+    Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// `helm secrets encrypt|decrypt|edit|view FILE…` run the matching rsops command.
+fn plugin_command(args: &[OsString]) -> Result<Option<u8>, CliError> {
+    let Some(first) = args.first().and_then(|a| a.to_str()) else {
+        return Ok(None);
+    };
+    let mapped = match first {
+        "encrypt" => "encrypt",
+        "decrypt" | "view" => "decrypt",
+        "edit" => "edit",
+        _ => return Ok(None),
+    };
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::new(
+            exit::ERROR_GENERIC,
+            format!("cannot find rsops itself: {e}"),
+        )
+    })?;
+    let status = std::process::Command::new(exe)
+        .arg(mapped)
+        .args(&args[1..])
+        .status()
+        .map_err(|e| CliError::new(exit::ERROR_GENERIC, format!("cannot run rsops: {e}")))?;
+    Ok(Some(
+        status
+            .code()
+            .and_then(|c| u8::try_from(c).ok())
+            .unwrap_or(1),
+    ))
+}
+
+/// `rsops kustomize [CONFIG]`, also reached as a binary named `ksops`.
+pub fn run_kustomize(args: &KustomizeArgs) -> Result<(), CliError> {
+    let out = match &args.config {
+        Some(path) => kustomize::legacy(path),
+        None => {
+            let mut input = Vec::new();
+            std::io::stdin().read_to_end(&mut input).map_err(|e| {
+                CliError::new(
+                    exit::COULD_NOT_READ_INPUT_FILE,
+                    format!("could not read stdin: {e}"),
+                )
+            })?;
+            kustomize::krm(&input)
+        }
+    }
+    .map_err(k8s_error)?;
+    write_stdout(&out)
+}
+
+/// When installed under a generator's name (kustomize's plugin layout wants the binary named
+/// after the kind), act as that generator without a subcommand.
+pub fn by_program_name() -> Option<u8> {
+    let argv0 = std::env::args_os().next()?;
+    let name = Path::new(&argv0).file_name()?.to_str()?.to_string();
+    if !matches!(name.as_str(), "ksops" | "rsops-kustomize") {
+        return None;
+    }
+    let config = std::env::args_os().nth(1).map(PathBuf::from);
+    Some(match run_kustomize(&KustomizeArgs { config }) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("error: {}", e.message);
+            e.code
+        }
+    })
+}

@@ -1,0 +1,619 @@
+//! The helm wrapper: decrypts the encrypted `-f/--values` and `--set-file` files, hands their
+//! plaintext to the real helm without a file that outlives the run, and passes helm's output and
+//! exit code through.
+//!
+//! On Linux each plaintext lives in a sealed in-memory file (memfd) that helm opens as
+//! `/dev/fd/N`: nothing touches a disk, and the kernel frees it when the last holder exits, even
+//! after SIGKILL. Elsewhere (or with `RSOPS_HELM_VALUES=tempdir`) it is a 0600 file in a private
+//! 0700 directory that a guard removes on every exit path; signals are caught so the guard runs.
+
+use super::{decrypt_file_bytes, detect_encrypted, read, Error};
+use crate::stores::Format;
+use std::ffi::{OsStr, OsString};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+/// Prefix of the private directories of the temp-dir fallback (also used to sweep leftovers).
+pub const TEMP_PREFIX: &str = "rsops-helm-";
+
+/// What a file argument is used for: values are YAML for helm; `--set-file` content is the
+/// file's own plaintext, as `sops decrypt` prints it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Use {
+    Values,
+    SetFile,
+}
+
+/// Decides the replacement path for one file argument (`None` keeps it).
+pub type Swap<'a> = dyn FnMut(&str, Use) -> Result<Option<String>, Error> + 'a;
+
+/// Rewrites helm's arguments, calling `swap` for each file named by `-f/--values` (comma lists
+/// included) and `--set-file`; `swap` returns the path to use instead, or `None` to keep it.
+/// Everything else, and everything after `--`, passes through byte for byte.
+pub fn rewrite_args(args: &[OsString], swap: &mut Swap) -> Result<Vec<OsString>, Error> {
+    let mut out = Vec::with_capacity(args.len());
+    let mut i = 0;
+    while i < args.len() {
+        let arg = &args[i];
+        i += 1;
+        let Some(text) = arg.to_str() else {
+            out.push(arg.clone());
+            continue;
+        };
+        if text == "--" {
+            out.extend(args[i - 1..].iter().cloned());
+            break;
+        }
+        let Some((flag, attached, kind)) = split_flag(text) else {
+            out.push(arg.clone());
+            continue;
+        };
+        let value = match attached {
+            Some(v) => v.to_string(),
+            None => match args.get(i).and_then(|a| a.to_str()) {
+                Some(v) => {
+                    i += 1;
+                    v.to_string()
+                }
+                None => {
+                    out.push(arg.clone());
+                    continue;
+                }
+            },
+        };
+        let value = match kind {
+            Use::Values => rewrite_list(&value, |f| swap(f, Use::Values))?,
+            Use::SetFile => rewrite_set_file(&value, |f| swap(f, Use::SetFile))?,
+        };
+        out.push(OsString::from(flag));
+        out.push(OsString::from(value));
+    }
+    Ok(out)
+}
+
+/// `-f X`, `-fX`, `-f=X`, `--values X`, `--values=X`, `--set-file X`, `--set-file=X`.
+fn split_flag(text: &str) -> Option<(&'static str, Option<&str>, Use)> {
+    for (long, kind) in [("--values", Use::Values), ("--set-file", Use::SetFile)] {
+        if text == long {
+            return Some((long, None, kind));
+        }
+        if let Some(v) = text.strip_prefix(long).and_then(|r| r.strip_prefix('=')) {
+            return Some((long, Some(v), kind));
+        }
+    }
+    let rest = text.strip_prefix("-f")?;
+    if text.starts_with("--") {
+        return None;
+    }
+    Some(match rest {
+        "" => ("--values", None, Use::Values),
+        _ => (
+            "--values",
+            Some(rest.strip_prefix('=').unwrap_or(rest)),
+            Use::Values,
+        ),
+    })
+}
+
+/// pflag's string slices split on commas.
+fn rewrite_list(
+    value: &str,
+    mut swap: impl FnMut(&str) -> Result<Option<String>, Error>,
+) -> Result<String, Error> {
+    let parts: Result<Vec<String>, Error> = value
+        .split(',')
+        .map(|part| Ok(swap(part)?.unwrap_or_else(|| part.to_string())))
+        .collect();
+    Ok(parts?.join(","))
+}
+
+/// `key=path[,key2=path2]`; helm escapes a literal comma as `\,`.
+fn rewrite_set_file(
+    value: &str,
+    mut swap: impl FnMut(&str) -> Result<Option<String>, Error>,
+) -> Result<String, Error> {
+    let mut out = Vec::new();
+    for pair in split_unescaped_commas(value) {
+        match pair.split_once('=') {
+            Some((key, path)) => match swap(&path.replace("\\,", ","))? {
+                Some(new) => out.push(format!("{key}={new}")),
+                None => out.push(pair.to_string()),
+            },
+            None => out.push(pair.to_string()),
+        }
+    }
+    Ok(out.join(","))
+}
+
+fn split_unescaped_commas(value: &str) -> Vec<&str> {
+    let mut parts = Vec::new();
+    let mut start = 0;
+    let bytes = value.as_bytes();
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b',' && (i == 0 || bytes[i - 1] != b'\\') {
+            parts.push(&value[start..i]);
+            start = i + 1;
+        }
+    }
+    parts.push(&value[start..]);
+    parts
+}
+
+/// The local file an argument names, if any: `secrets://` is stripped; URLs and `-` are not files.
+pub fn local_file(spec: &str) -> Option<&str> {
+    if let Some(path) = spec.strip_prefix("secrets://") {
+        return Some(path);
+    }
+    if spec == "-" || spec.contains("://") || spec.is_empty() {
+        return None;
+    }
+    Some(spec)
+}
+
+/// The plaintext helm should see for a file, or `None` when the file is not encrypted (it then
+/// passes through untouched). Missing files are left to helm, which reports them itself.
+pub fn plaintext_for(path: &Path, usage: Use) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = read(path)?;
+    let Some(format) = detect_encrypted(&bytes, path)? else {
+        return Ok(None);
+    };
+    let output = match (usage, format) {
+        (_, Format::Binary) | (Use::SetFile, _) => format,
+        (Use::Values, _) => Format::Yaml,
+    };
+    decrypt_file_bytes(path, &bytes, format, Some(output)).map(Some)
+}
+
+/// The `secrets://PATH` downloader: the plaintext of PATH (decrypted if encrypted) for helm's
+/// stdout protocol. helm passes `certFile keyFile caFile URL`; the URL is the last argument.
+pub fn download(url: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let path = url
+        .split_once("://")
+        .map(|(_, rest)| rest)
+        .ok_or_else(|| Error::Usage(format!("`{url}` is not a secrets:// URL")))?;
+    let path = Path::new(path);
+    match plaintext_for(path, Use::Values)? {
+        Some(plain) => Ok(plain),
+        None => Ok(Zeroizing::new(read(path)?)),
+    }
+}
+
+/// Where the plaintexts live while helm runs.
+pub trait Stash {
+    /// Stores one plaintext and returns the path helm should read it from.
+    fn add(&mut self, label: &str, plaintext: &[u8]) -> Result<String, Error>;
+}
+
+/// The decrypted files of one run plus the rewritten arguments.
+pub fn prepare(args: &[OsString], stash: &mut dyn Stash) -> Result<Vec<OsString>, Error> {
+    let mut count = 0;
+    rewrite_args(args, &mut |spec, usage| {
+        let Some(file) = local_file(spec) else {
+            return Ok(None);
+        };
+        match plaintext_for(Path::new(file), usage)? {
+            Some(plain) => {
+                count += 1;
+                let label = Path::new(file)
+                    .file_name()
+                    .map(|n| n.to_string_lossy().to_string())
+                    .unwrap_or_default();
+                stash.add(&format!("{count}-{label}"), &plain).map(Some)
+            }
+            None if spec.starts_with("secrets://") => Ok(Some(file.to_string())),
+            None => Ok(None),
+        }
+    })
+}
+
+/// The fallback stash: 0600 files in a 0700 directory, removed when dropped.
+pub struct TempDirStash {
+    dir: tempfile::TempDir,
+    files: Vec<PathBuf>,
+}
+
+impl TempDirStash {
+    pub fn new() -> Result<TempDirStash, Error> {
+        sweep_stale(&std::env::temp_dir());
+        let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
+        let mut builder = tempfile::Builder::new();
+        builder.prefix(&prefix);
+        // tempfile's directories follow the umask (0755 is common): ask for 0700 at creation.
+        #[cfg(unix)]
+        builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
+        let dir = builder.tempdir()?;
+        Ok(TempDirStash {
+            dir,
+            files: Vec::new(),
+        })
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Stash for TempDirStash {
+    fn add(&mut self, label: &str, plaintext: &[u8]) -> Result<String, Error> {
+        use std::io::Write;
+        let path = self.dir.path().join(sanitize(label));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&path)?;
+        self.files.push(path.clone());
+        file.write_all(plaintext)?;
+        Ok(path.to_string_lossy().to_string())
+    }
+}
+
+impl Drop for TempDirStash {
+    fn drop(&mut self) {
+        // Overwrite before unlinking, so the bytes do not linger in freed blocks of a tmpfs.
+        for path in &self.files {
+            if let Ok(meta) = std::fs::metadata(path) {
+                let _ = std::fs::write(path, vec![0u8; meta.len() as usize]);
+            }
+        }
+    }
+}
+
+fn sanitize(label: &str) -> String {
+    label
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+/// Removes private directories left by runs that were killed (SIGKILL, power loss): only ours
+/// (`rsops-helm-<pid>-…`, owned by this user) and only when that process is gone.
+pub fn sweep_stale(tmp: &Path) {
+    let Ok(entries) = std::fs::read_dir(tmp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
+            continue;
+        };
+        if !process_alive(pid) && owned_by_us(&entry.path()) {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
+    }
+}
+
+#[cfg(unix)]
+fn process_alive(pid: i32) -> bool {
+    match rustix::process::Pid::from_raw(pid) {
+        Some(pid) => !matches!(
+            rustix::process::test_kill_process(pid),
+            Err(rustix::io::Errno::SRCH)
+        ),
+        None => true,
+    }
+}
+
+#[cfg(not(unix))]
+fn process_alive(_pid: i32) -> bool {
+    true
+}
+
+#[cfg(unix)]
+fn owned_by_us(path: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path)
+        .map(|m| m.is_dir() && m.uid() == rustix::process::getuid().as_raw())
+        .unwrap_or(false)
+}
+
+#[cfg(not(unix))]
+fn owned_by_us(path: &Path) -> bool {
+    path.is_dir()
+}
+
+/// The in-memory stash (Linux): sealed memfds inherited by helm as `/dev/fd/N`.
+#[cfg(target_os = "linux")]
+pub struct MemfdStash {
+    fds: Vec<std::os::fd::OwnedFd>,
+}
+
+#[cfg(target_os = "linux")]
+impl MemfdStash {
+    pub fn new() -> MemfdStash {
+        MemfdStash { fds: Vec::new() }
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Default for MemfdStash {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+#[cfg(target_os = "linux")]
+impl Stash for MemfdStash {
+    fn add(&mut self, label: &str, plaintext: &[u8]) -> Result<String, Error> {
+        use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
+        use std::os::fd::AsRawFd;
+        // No CLOEXEC: helm must inherit the descriptor to open /dev/fd/N.
+        let fd = memfd_create(
+            format!("rsops-{}", sanitize(label)),
+            MemfdFlags::ALLOW_SEALING,
+        )
+        .map_err(std::io::Error::from)?;
+        let mut written = 0;
+        while written < plaintext.len() {
+            written +=
+                rustix::io::write(&fd, &plaintext[written..]).map_err(std::io::Error::from)?;
+        }
+        // Sealed, so nothing helm starts can change what later readers see.
+        fcntl_add_seals(
+            &fd,
+            SealFlags::WRITE | SealFlags::GROW | SealFlags::SHRINK | SealFlags::SEAL,
+        )
+        .map_err(std::io::Error::from)?;
+        let path = format!("/dev/fd/{}", fd.as_raw_fd());
+        self.fds.push(fd);
+        Ok(path)
+    }
+}
+
+/// Which stash to use: memfd on Linux unless `RSOPS_HELM_VALUES=tempdir`.
+pub fn new_stash() -> Result<Box<dyn Stash>, Error> {
+    let want_tempdir = std::env::var("RSOPS_HELM_VALUES").is_ok_and(|v| v == "tempdir");
+    #[cfg(target_os = "linux")]
+    if !want_tempdir {
+        return Ok(Box::new(MemfdStash::new()));
+    }
+    let _ = want_tempdir;
+    Ok(Box::new(TempDirStash::new()?))
+}
+
+/// The helm binary: `$HELM_BIN` (helm sets it for plugins), else `helm` from PATH.
+pub fn helm_bin() -> OsString {
+    std::env::var_os("HELM_BIN")
+        .filter(|v| !v.is_empty())
+        .unwrap_or_else(|| OsString::from("helm"))
+}
+
+/// Catches SIGINT/SIGTERM/SIGHUP/SIGQUIT from before the first plaintext exists until helm has
+/// exited, so the stash's guard always runs; while helm runs they are forwarded to it.
+#[cfg(unix)]
+pub struct Signals {
+    state: std::sync::Arc<std::sync::Mutex<(Option<rustix::process::Pid>, Option<i32>)>>,
+    handle: signal_hook::iterator::Handle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+#[cfg(unix)]
+impl Signals {
+    pub fn catch() -> Result<Signals, Error> {
+        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
+        let state = std::sync::Arc::new(std::sync::Mutex::new((None, None)));
+        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
+        let handle = signals.handle();
+        let shared = std::sync::Arc::clone(&state);
+        let thread = std::thread::spawn(move || {
+            for signal in signals.forever() {
+                let mut guard: std::sync::MutexGuard<(Option<rustix::process::Pid>, Option<i32>)> =
+                    shared.lock().unwrap_or_else(|e| e.into_inner());
+                guard.1 = Some(signal);
+                if let Some(pid) = guard.0 {
+                    send(pid, signal);
+                }
+            }
+        });
+        Ok(Signals {
+            state,
+            handle,
+            thread: Some(thread),
+        })
+    }
+
+    /// The first signal received so far.
+    pub fn received(&self) -> Option<i32> {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).1
+    }
+
+    /// From now on signals go to `child`; one that came in before is delivered now.
+    fn forward_to(&self, child: &std::process::Child) {
+        let pid = rustix::process::Pid::from_child(child);
+        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        guard.0 = Some(pid);
+        if let Some(signal) = guard.1 {
+            send(pid, signal);
+        }
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Signals {
+    fn drop(&mut self) {
+        self.handle.close();
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[cfg(unix)]
+fn send(pid: rustix::process::Pid, signal: i32) {
+    if let Some(signal) = rustix::process::Signal::from_named_raw(signal) {
+        let _ = rustix::process::kill_process(pid, signal);
+    }
+}
+
+#[cfg(not(unix))]
+pub struct Signals;
+
+#[cfg(not(unix))]
+impl Signals {
+    pub fn catch() -> Result<Signals, Error> {
+        Ok(Signals)
+    }
+    pub fn received(&self) -> Option<i32> {
+        None
+    }
+    fn forward_to(&self, _child: &std::process::Child) {}
+}
+
+/// Runs helm to completion; returns its exit code (128 + signal when a signal ended it).
+pub fn run_helm(helm: &OsStr, args: &[OsString], signals: &Signals) -> Result<i32, Error> {
+    let mut child = std::process::Command::new(helm)
+        .args(args)
+        .spawn()
+        .map_err(|e| {
+            Error::Usage(format!(
+                "could not run helm ({}): {e}; install helm or set HELM_BIN",
+                Path::new(helm).display()
+            ))
+        })?;
+    signals.forward_to(&child);
+    let status = child.wait()?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::ExitStatusExt;
+        if let Some(signal) = status.signal() {
+            return Ok(128 + signal);
+        }
+    }
+    Ok(status.code().unwrap_or(1))
+}
+
+/// The whole wrapper: decrypt, run helm, clean up. helm never runs if a decryption fails or a
+/// signal arrived while decrypting (then 128 + signal, as if the default action had run).
+pub fn wrap(args: &[OsString]) -> Result<i32, Error> {
+    let signals = Signals::catch()?;
+    let mut stash = new_stash()?;
+    let rewritten = prepare(args, stash.as_mut())?;
+    let code = match signals.received() {
+        Some(signal) => Ok(128 + signal),
+        None => run_helm(&helm_bin(), &rewritten, &signals),
+    };
+    drop(stash);
+    drop(signals);
+    code
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn os(args: &[&str]) -> Vec<OsString> {
+        args.iter().map(OsString::from).collect()
+    }
+
+    fn rewrite(args: &[&str]) -> Vec<String> {
+        let mut seen = Vec::new();
+        let out = rewrite_args(&os(args), &mut |f, u| {
+            seen.push((f.to_string(), u));
+            Ok(f.starts_with("enc")
+                .then(|| format!("/dev/fd/{}", seen.len())))
+        })
+        .unwrap();
+        out.into_iter().map(|s| s.into_string().unwrap()).collect()
+    }
+
+    #[test]
+    fn every_spelling_of_values_is_rewritten() {
+        assert_eq!(
+            rewrite(&[
+                "template",
+                "x",
+                "-f",
+                "enc.yaml",
+                "-fenc2.yaml",
+                "-f=plain.yaml"
+            ]),
+            [
+                "template",
+                "x",
+                "--values",
+                "/dev/fd/1",
+                "--values",
+                "/dev/fd/2",
+                "--values",
+                "plain.yaml"
+            ]
+        );
+        assert_eq!(
+            rewrite(&["--values=enc.yaml,plain.yaml", "--values", "enc3"]),
+            ["--values", "/dev/fd/1,plain.yaml", "--values", "/dev/fd/3"]
+        );
+    }
+
+    #[test]
+    fn set_file_pairs_and_escaped_commas() {
+        assert_eq!(
+            rewrite(&["--set-file", "a=enc.txt,b=plain\\,x.txt"]),
+            ["--set-file", "a=/dev/fd/1,b=plain\\,x.txt"]
+        );
+        assert_eq!(
+            rewrite(&["--set-file=k=enc"]),
+            ["--set-file", "k=/dev/fd/1"]
+        );
+    }
+
+    #[test]
+    fn other_flags_and_after_double_dash_pass_through() {
+        assert_eq!(
+            rewrite(&["--set", "f=enc", "--force", "--", "-f", "enc"]),
+            ["--set", "f=enc", "--force", "--", "-f", "enc"]
+        );
+        assert_eq!(rewrite(&["-f"]), ["-f"]);
+    }
+
+    #[test]
+    fn urls_are_not_files_but_secrets_urls_are() {
+        assert_eq!(local_file("https://x/y.yaml"), None);
+        assert_eq!(local_file("-"), None);
+        assert_eq!(local_file("secrets://a/b.yaml"), Some("a/b.yaml"));
+        assert_eq!(local_file("values.yaml"), Some("values.yaml"));
+    }
+
+    #[test]
+    fn tempdir_stash_is_private_and_removed() {
+        let mut stash = TempDirStash::new().unwrap();
+        let dir = stash.path().to_path_buf();
+        let p = stash.add("1-s.yaml", b"secret: x\n").unwrap();
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&dir), 0o700);
+            assert_eq!(mode(Path::new(&p)), 0o600);
+        }
+        drop(stash);
+        assert!(!dir.exists());
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn memfd_stash_reads_back_through_dev_fd() {
+        let mut stash = MemfdStash::new();
+        let p = stash.add("v", b"a: 1\n").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"a: 1\n");
+        assert!(std::fs::OpenOptions::new()
+            .append(true)
+            .open(&p)
+            .and_then(|mut f| {
+                use std::io::Write;
+                f.write_all(b"x")
+            })
+            .is_err());
+    }
+}

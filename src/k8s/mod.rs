@@ -1,0 +1,159 @@
+//! Kubernetes integrations: Secret manifests, the helm wrapper and plugin, the kustomize
+//! generator. All of them share one rule: a file is decrypted only if it carries sops metadata
+//! (detected by parsing, never guessed from its name), and the MAC is always verified.
+
+pub mod helm;
+pub mod kustomize;
+pub mod secret;
+
+use crate::ops::{self, PlainRequest};
+use crate::stores::{store_for, Format, StoreError, StoreOptions};
+use crate::tree::{Document, Scalar};
+use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{}: {source}", path.display())]
+    Decrypt {
+        path: PathBuf,
+        #[source]
+        source: ops::Error,
+    },
+    #[error("could not read {}: {source}", path.display())]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{}: not a sops-encrypted file (no sops metadata in any format)", path.display())]
+    NotEncrypted { path: PathBuf },
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    /// The library error behind a failed decryption, so the CLI can exit with sops's code.
+    pub fn ops_error(&self) -> Option<&ops::Error> {
+        match self {
+            Error::Decrypt { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// The formats tried when detecting an encrypted file: the one its name suggests first.
+fn candidate_formats(path: &Path) -> Vec<Format> {
+    let mut formats = vec![Format::from_path(path)];
+    for f in [Format::Yaml, Format::Json, Format::Dotenv, Format::Ini] {
+        if !formats.contains(&f) {
+            formats.push(f);
+        }
+    }
+    formats
+}
+
+/// The format in which `bytes` parse with sops metadata; `None` for a plain file. A file whose
+/// metadata is present but malformed is an error, so it can never pass through as "plain".
+pub fn detect_encrypted(bytes: &[u8], path: &Path) -> Result<Option<Format>, Error> {
+    let mut broken = None;
+    for format in candidate_formats(path) {
+        let store = store_for(format, StoreOptions::default());
+        match store.load_encrypted(bytes) {
+            Ok((_, Some(_))) => return Ok(Some(format)),
+            Ok((_, None)) => {}
+            Err(e @ StoreError::Metadata(_)) => broken = broken.or(Some(e)),
+            Err(_) => {}
+        }
+    }
+    match broken {
+        Some(e) => Err(Error::Decrypt {
+            path: path.to_path_buf(),
+            source: ops::Error::Store(e),
+        }),
+        None => Ok(None),
+    }
+}
+
+/// `SOPS_DECRYPTION_ORDER`, else sops's default.
+pub fn decryption_order() -> Vec<String> {
+    match std::env::var("SOPS_DECRYPTION_ORDER") {
+        Ok(text) if !text.is_empty() => text.split(',').map(str::to_string).collect(),
+        _ => crate::keys::groups::DEFAULT_DECRYPTION_ORDER
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+    }
+}
+
+pub fn read(path: &Path) -> Result<Vec<u8>, Error> {
+    std::fs::read(path).map_err(|source| Error::Read {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// An encrypted file's plaintext, as `sops decrypt` prints it (`output` defaults to the
+/// file's own format).
+pub fn decrypt_file_bytes(
+    path: &Path,
+    bytes: &[u8],
+    format: Format,
+    output: Option<Format>,
+) -> Result<Zeroizing<Vec<u8>>, Error> {
+    let options = StoreOptions::default();
+    let input = store_for(format, options);
+    let out = store_for(output.unwrap_or(format), options);
+    ops::decrypt_to_plain(
+        bytes,
+        &PlainRequest {
+            input: input.as_ref(),
+            output: out.as_ref(),
+            ignore_mac: false,
+            decryption_order: &decryption_order(),
+        },
+    )
+    .map_err(|source| Error::Decrypt {
+        path: path.to_path_buf(),
+        source,
+    })
+}
+
+/// Reads and decrypts a file that must be encrypted; returns its plaintext and its format.
+pub fn decrypt_required(path: &Path) -> Result<(Zeroizing<Vec<u8>>, Format), Error> {
+    let bytes = read(path)?;
+    let format = detect_encrypted(&bytes, path)?.ok_or_else(|| Error::NotEncrypted {
+        path: path.to_path_buf(),
+    })?;
+    Ok((decrypt_file_bytes(path, &bytes, format, None)?, format))
+}
+
+/// Reads and decrypts a file that must be encrypted, as a document (for per-key use).
+pub fn decrypt_document(path: &Path) -> Result<(Document, Format), Error> {
+    let bytes = read(path)?;
+    let format = detect_encrypted(&bytes, path)?.ok_or_else(|| Error::NotEncrypted {
+        path: path.to_path_buf(),
+    })?;
+    let store = store_for(format, StoreOptions::default());
+    let doc = ops::decrypt_document_with_env(&bytes, store.as_ref(), &decryption_order()).map_err(
+        |source| Error::Decrypt {
+            path: path.to_path_buf(),
+            source,
+        },
+    )?;
+    Ok((doc, format))
+}
+
+/// A leaf's bytes as sops prints it in flat formats (dotenv/INI): numbers in Go's spelling.
+pub fn scalar_bytes(scalar: &Scalar) -> Vec<u8> {
+    match scalar {
+        Scalar::Null => Vec::new(),
+        Scalar::Bool(b) => b.to_string().into_bytes(),
+        Scalar::Int(i) => i.to_string().into_bytes(),
+        Scalar::Float(f) => crate::crypto::format_float_f(*f).into_bytes(),
+        Scalar::Str(s) | Scalar::Time(s) => s.as_bytes().to_vec(),
+        Scalar::Bytes(b) => b.clone(),
+    }
+}

@@ -1,0 +1,284 @@
+//! `rsops k8s secret` through the real kubectl, and the kustomize generator both as a legacy
+//! exec plugin run by `kubectl kustomize --enable-alpha-plugins` and as a KRM function.
+
+mod k8s_support;
+
+use k8s_support::*;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
+    let mut child = cmd
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(input).unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn kubectl_dry_run(work: &Work, manifest: &[u8]) -> rsops::tree::Document {
+    let out = with_stdin(
+        work.command(kubectl()).args([
+            "--server",
+            &fake_discovery_server(),
+            "--cache-dir",
+            &work.path().join(".kube-cache").to_string_lossy(),
+            "create",
+            "--dry-run=client",
+            "--validate=false",
+            "-o",
+            "yaml",
+            "-f",
+            "-",
+        ]),
+        manifest,
+    );
+    assert_ok(&out, "kubectl create --dry-run=client");
+    parse_yaml(&out.stdout)
+}
+
+fn pairs(items: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = items
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.as_bytes().to_vec()))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn secret_from_top_level_values_is_accepted_by_kubectl() {
+    let work = Work::new();
+    work.encrypt("app_secrets.yaml", &app_secrets_yaml(), "yaml");
+    work.encrypt("db.env", &format!("DB_PASSWORD={DB_PASSWORD}\n"), "dotenv");
+    for extra in [&[][..], &["--string-data"][..]] {
+        let out = output(
+            work.command(rsops())
+                .args(["k8s", "secret", "--name", "app", "--namespace", "prod"])
+                .args([
+                    "--label",
+                    "team=web",
+                    "--annotation",
+                    "note=x",
+                    "--immutable",
+                ])
+                .args(extra)
+                .arg("app_secrets.yaml"),
+        );
+        assert_ok(&out, "rsops k8s secret");
+        let doc = kubectl_dry_run(&work, &out.stdout);
+        let secret = &doc.branches[0];
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            text.contains("namespace: prod") && text.contains("immutable: true"),
+            "{text}"
+        );
+        assert_eq!(
+            secret_values(secret),
+            pairs(&[("stripe_key", STRIPE_KEY), ("smtp_password", SMTP_PASSWORD)])
+        );
+    }
+    // Several files: one Secret each, named after the file.
+    let out = output(
+        work.command(rsops())
+            .args(["k8s", "secret", "app_secrets.yaml", "db.env"]),
+    );
+    assert_ok(&out, "rsops k8s secret (two files)");
+    let doc = kubectl_dry_run(&work, &out.stdout);
+    assert_eq!(doc.branches.len(), 2);
+    assert_eq!(
+        secret_values(&doc.branches[1]),
+        pairs(&[("DB_PASSWORD", DB_PASSWORD)])
+    );
+    work.assert_clean();
+}
+
+#[test]
+fn whole_files_nested_values_and_typed_secrets() {
+    let work = Work::new();
+    work.encrypt("secrets.yaml", &secrets_yaml(), "yaml");
+    work.encrypt("app_secrets.yaml", &app_secrets_yaml(), "yaml");
+    work.encrypt(
+        "tls.key",
+        "-----BEGIN KEY-----\nk\n-----END KEY-----\n",
+        "binary",
+    );
+    // Nested values: an error that names both ways out.
+    let out = output(
+        work.command(rsops())
+            .args(["k8s", "secret", "secrets.yaml"]),
+    );
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--extract") && err.contains("--from-file"),
+        "{err}"
+    );
+    assert!(!err.contains(DB_PASSWORD));
+    // --extract picks the mapping; --from-file adds whole files; --merge makes one Secret.
+    let out = output(
+        work.command(rsops())
+            .args([
+                "k8s",
+                "secret",
+                "--merge",
+                "--name",
+                "all",
+                "--extract",
+                "[\"secret\"]",
+            ])
+            .args([
+                "--from-file=app_secrets.yaml=app_secrets.yaml",
+                "secrets.yaml",
+            ]),
+    );
+    assert_ok(&out, "rsops k8s secret --merge");
+    let doc = kubectl_dry_run(&work, &out.stdout);
+    assert_eq!(
+        secret_values(&doc.branches[0]),
+        pairs(&[
+            ("apiToken", API_TOKEN),
+            ("app_secrets.yaml", &app_secrets_yaml()),
+            ("dbPassword", DB_PASSWORD),
+        ])
+    );
+    // A TLS Secret needs tls.crt and tls.key.
+    let out = output(work.command(rsops()).args([
+        "k8s",
+        "secret",
+        "--type",
+        "kubernetes.io/tls",
+        "--from-file=tls.key=tls.key",
+    ]));
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("tls.crt"));
+    work.assert_clean();
+}
+
+const GENERATOR: &str = "apiVersion: viaduct.ai/v1
+kind: ksops
+metadata:
+  name: gen
+secretFrom:
+  - metadata:
+      name: app
+      labels:
+        team: web
+    type: Opaque
+    files:
+      - app_secrets.yaml=app_secrets.yaml
+    binaryFiles:
+      - raw=app_secrets.yaml
+    envs:
+      - secrets.env
+";
+
+fn generator_fixtures(work: &Work) {
+    work.encrypt("app_secrets.yaml", &app_secrets_yaml(), "yaml");
+    work.encrypt(
+        "secrets.env",
+        &format!("DB_PASSWORD={DB_PASSWORD}\nAPI_TOKEN={API_TOKEN}\n"),
+        "dotenv",
+    );
+}
+
+fn expected_generated() -> Vec<(String, Vec<u8>)> {
+    pairs(&[
+        ("API_TOKEN", API_TOKEN),
+        ("DB_PASSWORD", DB_PASSWORD),
+        ("app_secrets.yaml", &app_secrets_yaml()),
+        ("raw", &app_secrets_yaml()),
+    ])
+}
+
+#[test]
+fn legacy_exec_plugin_through_kubectl_kustomize() {
+    let work = Work::new();
+    generator_fixtures(&work);
+    let plugin_dir = work.path().join("xdg/kustomize/plugin/viaduct.ai/v1/ksops");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::os::unix::fs::symlink(rsops(), plugin_dir.join("ksops")).unwrap();
+    std::fs::write(work.path().join("gen.yaml"), GENERATOR).unwrap();
+    std::fs::write(
+        work.path().join("kustomization.yaml"),
+        "generators:\n  - gen.yaml\n",
+    )
+    .unwrap();
+    let out = output(
+        work.command(kubectl())
+            .args(["kustomize", "--enable-alpha-plugins", "."])
+            .env("XDG_CONFIG_HOME", work.path().join("xdg")),
+    );
+    assert_ok(&out, "kubectl kustomize");
+    let doc = parse_yaml(&out.stdout);
+    assert_eq!(doc.branches.len(), 1);
+    assert_eq!(secret_values(&doc.branches[0]), expected_generated());
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("team: web") && text.contains("name: app"),
+        "{text}"
+    );
+    // The same Secret as `rsops k8s secret` makes from the same files.
+    let ours = output(
+        work.command(rsops())
+            .args(["k8s", "secret", "--merge", "--name", "app"])
+            .args([
+                "--from-file=app_secrets.yaml=app_secrets.yaml",
+                "--from-file=raw=app_secrets.yaml",
+            ])
+            .arg("secrets.env"),
+    );
+    assert_ok(&ours, "rsops k8s secret");
+    assert_eq!(
+        secret_values(&parse_yaml(&ours.stdout).branches[0]),
+        expected_generated()
+    );
+    work.assert_clean();
+}
+
+#[test]
+fn krm_function_with_a_resource_list_on_stdin() {
+    let work = Work::new();
+    generator_fixtures(&work);
+    let config: String = GENERATOR.lines().map(|l| format!("  {l}\n")).collect();
+    let list = format!(
+        "apiVersion: config.kubernetes.io/v1\nkind: ResourceList\nitems:\n  - apiVersion: v1\n    kind: ConfigMap\n    metadata:\n      name: keep-me\nfunctionConfig:\n{config}"
+    );
+    let out = with_stdin(work.command(rsops()).arg("kustomize"), list.as_bytes());
+    assert_ok(&out, "rsops kustomize (KRM)");
+    let doc = parse_yaml(&out.stdout);
+    let root = &doc.branches[0];
+    assert_eq!(
+        root.get("kind").and_then(|k| k.as_str()),
+        Some("ResourceList")
+    );
+    let Some(rsops::tree::Node::List(items)) = root.get("items") else {
+        panic!("no items");
+    };
+    let maps: Vec<&rsops::tree::Map> = items
+        .iter()
+        .filter_map(|i| match i {
+            rsops::tree::ListItem::Value(rsops::tree::Node::Map(m)) => Some(m),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(maps.len(), 2);
+    assert_eq!(
+        maps[0].get("kind").and_then(|k| k.as_str()),
+        Some("ConfigMap")
+    );
+    assert_eq!(secret_values(maps[1]), expected_generated());
+    // A tampered source fails the whole function (the MAC is always verified).
+    let good = std::fs::read_to_string(work.path().join("app_secrets.yaml")).unwrap();
+    std::fs::write(
+        work.path().join("app_secrets.yaml"),
+        good.replacen("stripe_key:", "extra_unencrypted: 1\nstripe_key:", 1),
+    )
+    .unwrap();
+    let out = with_stdin(work.command(rsops()).arg("kustomize"), list.as_bytes());
+    assert_eq!(out.status.code(), Some(51));
+    assert!(out.stdout.is_empty());
+    work.assert_clean();
+}

@@ -1,0 +1,271 @@
+//! Shared set-up for the Kubernetes tests: the real sops/helm/kubectl from `.tools`, encrypted
+//! fixtures made at test time (plaintext only ever piped to sops, never written), an isolated
+//! work dir with its own TMPDIR, and the plaintext scan.
+
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+pub const DB_PASSWORD: &str = "s3cr3t-db-pa55w0rd";
+pub const API_TOKEN: &str = "tok-9f8e7d6c5b4a";
+pub const STRIPE_KEY: &str = "sk_live_0123456789abcdef";
+pub const SMTP_PASSWORD: &str = "mail-pass-42";
+
+pub fn secrets_yaml() -> String {
+    format!("secret:\n  dbPassword: {DB_PASSWORD}\n  apiToken: {API_TOKEN}\n")
+}
+
+pub fn app_secrets_yaml() -> String {
+    format!("stripe_key: {STRIPE_KEY}\nsmtp_password: {SMTP_PASSWORD}\n")
+}
+
+/// Every secret value the tests use: none may be found on disk after a run.
+pub const SECRETS: [&str; 4] = [DB_PASSWORD, API_TOKEN, STRIPE_KEY, SMTP_PASSWORD];
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A pinned peer from `.tools/bin` (or `$<ENV>`); a clear failure when it is not installed.
+pub fn tool(name: &str, env: &str) -> PathBuf {
+    let path = std::env::var_os(env)
+        .map(PathBuf::from)
+        .unwrap_or_else(|| repo().join(".tools/bin").join(name));
+    assert!(
+        path.exists(),
+        "{name} not found at {}: run scripts/install-test-tools.sh (or set {env})",
+        path.display()
+    );
+    path
+}
+
+pub fn sops() -> PathBuf {
+    tool("sops", "SOPS_BIN")
+}
+pub fn helm() -> PathBuf {
+    tool("helm", "HELM4_BIN")
+}
+pub fn helm3() -> PathBuf {
+    tool("helm3", "HELM3_BIN")
+}
+pub fn kubectl() -> PathBuf {
+    tool("kubectl", "KUBECTL_BIN")
+}
+
+pub fn rsops() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_rsops"))
+}
+
+pub fn age_key_file() -> PathBuf {
+    repo().join("keys/age1.txt")
+}
+
+fn age_recipient() -> String {
+    let text = std::fs::read_to_string(age_key_file()).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_string()
+}
+
+/// A scratch work dir (the helm/kubectl cwd) with a private TMPDIR inside it.
+pub struct Work {
+    pub dir: tempfile::TempDir,
+}
+
+impl Work {
+    pub fn new() -> Work {
+        let dir = tempfile::Builder::new()
+            .prefix("rsops-k8s-test")
+            .tempdir()
+            .unwrap();
+        std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        Work { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    pub fn tmp(&self) -> PathBuf {
+        self.path().join("tmp")
+    }
+
+    /// Encrypts `plaintext` with the real sops (piped in, so it never touches the disk) to `name`.
+    pub fn encrypt(&self, name: &str, plaintext: &str, input_type: &str) -> PathBuf {
+        let mut child = Command::new(sops())
+            .args([
+                "encrypt",
+                "--age",
+                &age_recipient(),
+                "--input-type",
+                input_type,
+            ])
+            .args(["--output-type", input_type, "--filename-override", name])
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .current_dir(self.path())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(plaintext.as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "sops encrypt: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let path = self.path().join(name);
+        std::fs::write(&path, out.stdout).unwrap();
+        path
+    }
+
+    /// A command with the test's environment: keys, TMPDIR, no version check, helm homes.
+    pub fn command(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
+        cmd.current_dir(self.path())
+            .env("SOPS_AGE_KEY_FILE", age_key_file())
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .env("TMPDIR", self.tmp())
+            .env("HELM_CONFIG_HOME", self.path().join(".helm/config"))
+            .env("HELM_CACHE_HOME", self.path().join(".helm/cache"))
+            .env("HELM_DATA_HOME", self.path().join(".helm/data"))
+            .env("RSOPS_BIN", rsops())
+            .env_remove("HELM_BIN")
+            .env_remove("HELM_PLUGINS")
+            .env_remove("RSOPS_HELM_VALUES");
+        cmd
+    }
+
+    /// Fails if any file under the work dir (TMPDIR included) holds a secret value, or if a
+    /// private rsops temp dir is left.
+    pub fn assert_clean(&self) {
+        let mut hits = Vec::new();
+        scan(self.path(), &mut hits);
+        assert!(hits.is_empty(), "plaintext or leftovers found: {hits:?}");
+    }
+}
+
+fn scan(dir: &Path, hits: &mut Vec<String>) {
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        let kind = entry.file_type().unwrap();
+        let name = entry.file_name().to_string_lossy().to_string();
+        if name.starts_with("rsops-helm-") || name.ends_with(".dec") {
+            hits.push(format!("{} (leftover)", path.display()));
+        }
+        if kind.is_dir() {
+            scan(&path, hits);
+        } else if kind.is_file() {
+            let bytes = std::fs::read(&path).unwrap_or_default();
+            for secret in SECRETS {
+                if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
+                    hits.push(format!("{} contains a secret", path.display()));
+                }
+            }
+        }
+    }
+}
+
+pub fn output(cmd: &mut Command) -> Output {
+    cmd.output().expect("run command")
+}
+
+pub fn stdout(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stdout).to_string()
+}
+
+pub fn assert_ok(out: &Output, what: &str) {
+    assert!(
+        out.status.success(),
+        "{what} failed ({}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Parses YAML output with rsops's own YAML store (every document).
+pub fn parse_yaml(text: &[u8]) -> rsops::tree::Document {
+    rsops::stores::store_for(rsops::stores::Format::Yaml, Default::default())
+        .load_plain(text)
+        .expect("valid YAML")
+}
+
+/// The decoded `data` plus `stringData` of a Secret, sorted by key.
+pub fn secret_values(secret: &rsops::tree::Map) -> Vec<(String, Vec<u8>)> {
+    use base64::Engine;
+    let mut values = Vec::new();
+    if let Some(data) = secret.get("data").and_then(|n| n.as_map()) {
+        for (k, v) in data.entries() {
+            let text: String = v.as_str().unwrap().split_whitespace().collect();
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(text)
+                .unwrap();
+            values.push((k.to_string(), bytes));
+        }
+    }
+    if let Some(data) = secret.get("stringData").and_then(|n| n.as_map()) {
+        for (k, v) in data.entries() {
+            values.push((k.to_string(), v.as_str().unwrap().as_bytes().to_vec()));
+        }
+    }
+    values.sort();
+    values
+}
+
+/// A stand-in for the API server's discovery endpoints on 127.0.0.1, so that
+/// `kubectl create --dry-run=client` can map `v1/Secret` without a cluster. It only ever
+/// answers discovery; client dry-run sends nothing else. It lives as long as the test process.
+pub fn fake_discovery_server() -> String {
+    use std::io::{BufRead, BufReader};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming().flatten() {
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request_line = String::new();
+            if reader.read_line(&mut request_line).is_err() {
+                continue;
+            }
+            let mut line = String::new();
+            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
+                line.clear();
+            }
+            let path = request_line.split_whitespace().nth(1).unwrap_or("/");
+            let path = path.split('?').next().unwrap_or("/");
+            let (status, body) = match path {
+                "/api" => (
+                    "200 OK",
+                    r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}"#,
+                ),
+                "/apis" => (
+                    "200 OK",
+                    r#"{"kind":"APIGroupList","apiVersion":"v1","groups":[]}"#,
+                ),
+                "/api/v1" => (
+                    "200 OK",
+                    r#"{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets","singularName":"secret","namespaced":true,"kind":"Secret","verbs":["create","delete","get","list","patch","update","watch"]}]}"#,
+                ),
+                _ => (
+                    "404 Not Found",
+                    r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":404}"#,
+                ),
+            };
+            let mut stream = stream;
+            let _ = write!(
+                stream,
+                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    address
+}
