@@ -14,6 +14,9 @@ use crate::tree::Document;
 pub enum Error {
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// An encrypted file that cannot be read as one (sops reports these with exit 1).
+    #[error("could not load the encrypted file: {0}")]
+    Load(StoreError),
     #[error("the file has no sops metadata, so it is not encrypted (or not in this format); check the file, or pass --input-type")]
     NotEncrypted,
     #[error("the file is already encrypted (it has a top-level `sops` entry); decrypt it first or use `rsops rotate`/`updatekeys`")]
@@ -98,9 +101,9 @@ pub struct EncryptedFile {
 }
 
 pub fn load_encrypted(store: &dyn Store, bytes: &[u8]) -> Result<EncryptedFile, Error> {
-    let (doc, node) = store.load_encrypted(bytes)?;
+    let (doc, node) = store.load_encrypted(bytes).map_err(Error::Load)?;
     let node = node.ok_or(Error::NotEncrypted)?;
-    let meta = metadata_wire::from_node(&node)?;
+    let meta = metadata_wire::from_node(&node).map_err(Error::Load)?;
     Ok(EncryptedFile { doc, meta })
 }
 

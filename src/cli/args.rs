@@ -404,7 +404,7 @@ pub struct ExecFileArgs {
     /// Write a 0600 temporary file instead of a FIFO
     #[arg(long)]
     pub no_fifo: bool,
-    /// The name of the file (or FIFO) inside the private directory
+    /// The name of the file (or FIFO) inside the private directory (default: tmp-file)
     #[arg(long, value_name = "NAME")]
     pub filename: Option<String>,
     /// Accepted for sops compatibility; the command always runs in the foreground

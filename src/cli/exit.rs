@@ -48,7 +48,7 @@ impl From<rsops::ops::Error> for CliError {
             E::Store(StoreError::Unsupported { .. }) => ERROR_ENCRYPTING_TREE,
             E::Store(StoreError::Emit { .. }) => ERROR_DUMPING_TREE,
             E::Store(_) => COULD_NOT_READ_INPUT_FILE,
-            E::NotEncrypted => ERROR_GENERIC,
+            E::NotEncrypted | E::Load(_) => ERROR_GENERIC,
             E::AlreadyEncrypted => FILE_ALREADY_ENCRYPTED,
             E::EmptyDocument => NEED_AT_LEAST_ONE_DOCUMENT,
             E::Regex(_) => ERROR_GENERIC,

@@ -28,7 +28,7 @@ pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, CliError> {
 
 /// The absolute path of an existing input file, or sops's "non-existent file" error (exit 100).
 pub fn existing_file(path: &Path) -> Result<PathBuf, CliError> {
-    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let absolute = rsops::config::absolute_clean(path);
     if !absolute.exists() {
         return Err(CliError::new(
             exit::NO_FILE_SPECIFIED,

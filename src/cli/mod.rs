@@ -97,18 +97,24 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
                 file: l.file.clone(),
             },
         ),
-        (false, false, true) => commands::rotate::run(
-            global,
-            &args::RotateArgs {
-                in_place: l.in_place,
-                output: l.output.clone(),
-                changes: l.changes.clone(),
-                encryption_context: l.keys.encryption_context.clone(),
-                format: l.format.clone(),
-                decrypt: decrypt_flags,
-                file: l.file.clone(),
-            },
-        ),
+        (false, false, true) => {
+            // `sops -r` checks the file before anything else and says "no file" (100).
+            if let Some(file) = &l.file {
+                io::existing_file(file)?;
+            }
+            commands::rotate::run(
+                global,
+                &args::RotateArgs {
+                    in_place: l.in_place,
+                    output: l.output.clone(),
+                    changes: l.changes.clone(),
+                    encryption_context: l.keys.encryption_context.clone(),
+                    format: l.format.clone(),
+                    decrypt: decrypt_flags,
+                    file: l.file.clone(),
+                },
+            )
+        }
         (false, false, false) => match &l.file {
             Some(file) => commands::edit::run(
                 global,

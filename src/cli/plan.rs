@@ -75,7 +75,7 @@ pub fn rule_path(file: Option<&Path>, format: &FormatArgs) -> Option<PathBuf> {
         .filename_override
         .as_deref()
         .or(file)
-        .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf()))
+        .map(rsops::config::absolute_clean)
 }
 
 /// The single partial-encryption rule from the flags, else from the creation rule; sops refuses

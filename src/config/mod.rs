@@ -64,6 +64,24 @@ pub struct ConfigFile {
     pub stores: StoreOptions,
 }
 
+/// An absolute path with `.` and `..` resolved lexically, as Go's `filepath.Abs` gives it (sops
+/// matches `.sops.yaml` rules against that form).
+pub fn absolute_clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf());
+    let mut clean = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::ParentDir => {
+                clean.pop();
+            }
+            Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    clean
+}
+
 /// Looks for `.sops.yaml` in `start` and up to 100 of its parents.
 pub fn find_config(start: &Path) -> Option<PathBuf> {
     let mut dir = Some(start);
@@ -412,11 +430,10 @@ impl ConfigFile {
             return Ok(None);
         };
         let ctx = Ctx { path: &self.path };
-        let config_dir = self
-            .path
-            .parent()
-            .map(|d| std::path::absolute(d).unwrap_or_else(|_| d.to_path_buf()))
-            .unwrap_or_default();
+        let config_dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => absolute_clean(d),
+            _ => absolute_clean(Path::new(".")),
+        };
         // The CLI passes an absolute path for real files and `--filename-override` verbatim,
         // which is what sops matches against.
         let full = file.to_string_lossy().into_owned();

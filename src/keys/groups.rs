@@ -36,8 +36,12 @@ pub fn wrap_groups(
     if let Some(i) = groups.iter().position(|g| g.is_empty()) {
         return Err(GroupError::EmptyGroup(i));
     }
+    // One group needs no split; its threshold is still recorded when given, as sops does.
     let (secrets, threshold) = if groups.len() == 1 {
-        (vec![Zeroizing::new(data_key.as_bytes().to_vec())], 0)
+        (
+            vec![Zeroizing::new(data_key.as_bytes().to_vec())],
+            threshold,
+        )
     } else {
         let threshold = if threshold == 0 {
             groups.len()
@@ -348,6 +352,11 @@ mod tests {
         let key = DataKey::generate();
         let (wrapped, t) = wrap_groups(&key, &groups(&[&["a", "b"]]), 0).unwrap();
         assert_eq!(t, 0);
+        let (_, t) = wrap_groups(&key, &groups(&[&["a"]]), 2).unwrap();
+        assert_eq!(
+            t, 2,
+            "a threshold given for one group is kept, as sops records it"
+        );
         let holder = FakeHolder(vec!["b".into()]);
         let got = recover(&meta(wrapped, 0), &[&holder], &[]).unwrap();
         assert_eq!(got.as_bytes(), key.as_bytes());

@@ -34,7 +34,7 @@ fn string_scalar(bytes: Vec<u8>) -> Scalar {
 }
 
 /// sops's `stores.ValToString`, the text a non-string value gets in dotenv and INI output.
-pub(crate) fn val_to_string(scalar: &Scalar) -> Vec<u8> {
+pub fn val_to_string(scalar: &Scalar) -> Vec<u8> {
     match scalar {
         Scalar::Str(s) => s.as_bytes().to_vec(),
         Scalar::Bytes(b) => b.clone(),

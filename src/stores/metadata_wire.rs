@@ -29,6 +29,12 @@ fn required(map: &Map, name: &str, what: &str) -> Result<String, StoreError> {
     field(map, name).ok_or_else(|| bad(format!("{what} has no `{name}` field")))
 }
 
+/// A missing `enc` loads as empty, as in sops: that key then fails to decrypt, which is reported
+/// per key (exit 128) instead of making the whole file unreadable.
+fn enc(map: &Map) -> String {
+    field(map, "enc").unwrap_or_default()
+}
+
 fn created_at(map: &Map, what: &str) -> Result<String, StoreError> {
     let value = required(map, "created_at", what)?;
     if crate::timefmt::parse_rfc3339(&value).is_none() {
@@ -63,14 +69,14 @@ fn read_pgp(m: &Map) -> Result<KeyStanza, StoreError> {
     Ok(KeyStanza::Pgp(PgpStanza {
         fp: required(m, "fp", "a pgp key")?,
         created_at: created_at(m, "a pgp key")?,
-        enc: required(m, "enc", "a pgp key")?,
+        enc: enc(m),
     }))
 }
 
 fn read_age(m: &Map) -> Result<KeyStanza, StoreError> {
     Ok(KeyStanza::Age(AgeStanza {
         recipient: required(m, "recipient", "an age key")?,
-        enc: required(m, "enc", "an age key")?,
+        enc: enc(m),
     }))
 }
 
@@ -86,7 +92,7 @@ fn read_kms(m: &Map) -> Result<KeyStanza, StoreError> {
         role: field(m, "role").unwrap_or_default(),
         context,
         created_at: created_at(m, "a kms key")?,
-        enc: required(m, "enc", "a kms key")?,
+        enc: enc(m),
         aws_profile: field(m, "aws_profile").unwrap_or_default(),
     }))
 }
@@ -95,7 +101,7 @@ fn read_gcp(m: &Map) -> Result<KeyStanza, StoreError> {
     Ok(KeyStanza::GcpKms(GcpKmsStanza {
         resource_id: required(m, "resource_id", "a gcp_kms key")?,
         created_at: created_at(m, "a gcp_kms key")?,
-        enc: required(m, "enc", "a gcp_kms key")?,
+        enc: enc(m),
     }))
 }
 
@@ -105,7 +111,7 @@ fn read_azure(m: &Map) -> Result<KeyStanza, StoreError> {
         name: required(m, "name", "an azure_kv key")?,
         version: field(m, "version").unwrap_or_default(),
         created_at: created_at(m, "an azure_kv key")?,
-        enc: required(m, "enc", "an azure_kv key")?,
+        enc: enc(m),
     }))
 }
 
@@ -115,7 +121,7 @@ fn read_vault(m: &Map) -> Result<KeyStanza, StoreError> {
         engine_path: required(m, "engine_path", "an hc_vault key")?,
         key_name: required(m, "key_name", "an hc_vault key")?,
         created_at: created_at(m, "an hc_vault key")?,
-        enc: required(m, "enc", "an hc_vault key")?,
+        enc: enc(m),
     }))
 }
 
@@ -123,7 +129,7 @@ fn read_hckms(m: &Map) -> Result<KeyStanza, StoreError> {
     Ok(KeyStanza::Hckms(HckmsStanza {
         key_id: required(m, "key_id", "an hckms key")?,
         created_at: created_at(m, "an hckms key")?,
-        enc: required(m, "enc", "an hckms key")?,
+        enc: enc(m),
     }))
 }
 

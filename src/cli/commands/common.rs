@@ -2,7 +2,7 @@
 //! so unchanged values keep their ciphertext), and write it back.
 
 use crate::cli::args::{DecryptFlags, FormatArgs, GlobalArgs};
-use crate::cli::exit::CliError;
+use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
 use rsops::crypto::{DataKey, IvStash};
 use rsops::metadata::{Metadata, WRITTEN_VERSION};
@@ -39,6 +39,15 @@ pub fn stores(
     ))
 }
 
+/// The file a subcommand works on. sops's subcommands report a missing one as unreadable input
+/// (exit 2); only `encrypt`/`decrypt` and the legacy flags say "no file" (100).
+pub fn input_file(file: &Path) -> Result<PathBuf, CliError> {
+    io::existing_file(file).map_err(|e| CliError {
+        code: exit::COULD_NOT_READ_INPUT_FILE,
+        ..e
+    })
+}
+
 /// Reads and decrypts `file`, remembering every value's IV.
 pub fn open(
     global: &GlobalArgs,
@@ -46,7 +55,7 @@ pub fn open(
     format: &FormatArgs,
     flags: &DecryptFlags,
 ) -> Result<Opened, CliError> {
-    let path = io::existing_file(file)?;
+    let path = input_file(file)?;
     let (in_store, out_store) = stores(global, &path, format)?;
     let order = plan::decryption_order(flags.decryption_order.as_deref())?;
     let bytes = io::read_input(Some(&path))?;

@@ -74,18 +74,19 @@ impl NewFileKeys {
         input: Format,
     ) -> Result<NewFileKeys, CliError> {
         let flag_keys = plan::keys_from_flags(keys)?;
+        // Like sops, a config with creation rules must have one for this file, even when the
+        // keys come from flags: the rule also carries the partial-encryption options.
         let rule = match (config, rule_path) {
-            (Some(c), Some(p)) => match c.rule_for(p) {
-                Ok(rule) => rule,
-                // A rule is only required when the flags name no keys.
-                Err(e) if flag_keys.is_none() => return Err(e.into()),
-                Err(_) => None,
-            },
+            (Some(c), Some(p)) => c.rule_for(p)?,
             _ => None,
         };
         let (partial, mac_only) = plan::partial_rule(partial, global, rule.as_ref(), input)?;
         let (groups, threshold) = match (flag_keys, &rule) {
-            (Some(specs), _) => (vec![specs], keys.shamir_secret_sharing_threshold.unwrap_or(0)),
+            (Some(specs), r) => (
+                vec![specs],
+                keys.shamir_secret_sharing_threshold
+                    .unwrap_or(r.as_ref().map_or(0, |r| r.shamir_threshold)),
+            ),
             (None, Some(r)) => (
                 r.key_groups.clone(),
                 keys.shamir_secret_sharing_threshold.unwrap_or(r.shamir_threshold),

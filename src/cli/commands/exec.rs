@@ -20,7 +20,7 @@ fn decrypt(
     format: &FormatArgs,
     flags: &DecryptFlags,
 ) -> Result<(Document, Box<dyn rsops::stores::Store>), CliError> {
-    let path = io::existing_file(file)?;
+    let path = super::common::input_file(file)?;
     let (in_store, out_store) = super::common::stores(global, &path, format)?;
     let order = plan::decryption_order(flags.decryption_order.as_deref())?;
     let bytes = io::read_input(Some(&path))?;
@@ -38,16 +38,10 @@ fn decrypt(
     Ok((decrypted.doc, out_store))
 }
 
-/// sops's `ValToString` for environment values.
+/// The environment text of a value: sops's `ValToString`, as for dotenv output.
 fn env_value(scalar: &Scalar) -> Zeroizing<String> {
-    Zeroizing::new(match scalar {
-        Scalar::Null => String::new(),
-        Scalar::Bool(b) => b.to_string(),
-        Scalar::Int(i) => i.to_string(),
-        Scalar::Float(f) => rsops::crypto::format_float_f(*f),
-        Scalar::Str(s) | Scalar::Time(s) => s.clone(),
-        Scalar::Bytes(b) => String::from_utf8_lossy(b).into_owned(),
-    })
+    let bytes = Zeroizing::new(rsops::stores::dotenv::val_to_string(scalar));
+    Zeroizing::new(String::from_utf8_lossy(&bytes).into_owned())
 }
 
 fn env_pairs(doc: &Document) -> Result<Vec<(String, Zeroizing<String>)>, CliError> {
@@ -183,11 +177,8 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
             ))
         }
         Some(n) => n.clone(),
-        None => args
-            .file
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "tmp-file".into()),
+        // sops's default name, so commands written for sops see the same path shape.
+        None => "tmp-file".to_string(),
     };
     let fail = |e: std::io::Error| {
         CliError::new(

@@ -14,7 +14,7 @@ fn rewrite(
     in_place: bool,
     change: impl FnOnce(&mut Vec<Vec<KeySpec>>, usize) -> Result<usize, CliError>,
 ) -> Result<(), CliError> {
-    let path = io::existing_file(file)?;
+    let path = super::common::input_file(file)?;
     let (store, _) = super::common::stores(global, &path, &FormatArgs::default())?;
     let bytes = io::read_input(Some(&path))?;
     let mut encrypted = ops::load_encrypted(store.as_ref(), &bytes)?;
@@ -94,10 +94,12 @@ pub fn run(global: &GlobalArgs, args: &GroupsArgs) -> Result<(), CliError> {
             }
             groups.remove(*index);
             let threshold = shamir_secret_sharing_threshold.unwrap_or(threshold);
-            if groups.len() > 1 && groups.len() < threshold {
+            // sops refuses this even when one group would be left, rather than silently
+            // dropping the threshold.
+            if groups.len() < threshold {
                 return Err(CliError::new(
                     exit::ERROR_GENERIC,
-                    format!("removing group {index} would leave {} groups, fewer than the threshold {threshold}", groups.len()),
+                    format!("removing this key group will make the Shamir threshold impossible to satisfy: the threshold is {threshold}, but {} key group(s) would be left", groups.len()),
                 )
                 .hint("lower the threshold with --shamir-secret-sharing-threshold"));
             }

@@ -210,14 +210,11 @@ impl<'a> Decoder<'a> {
             Some(b'0') => self.pos += 1,
             _ => self.require_digits()?,
         }
-        let mut integral = true;
         if self.src.get(self.pos) == Some(&b'.') {
-            integral = false;
             self.pos += 1;
             self.require_digits()?;
         }
         if matches!(self.src.get(self.pos), Some(b'e' | b'E')) {
-            integral = false;
             self.pos += 1;
             if matches!(self.src.get(self.pos), Some(b'+' | b'-')) {
                 self.pos += 1;
@@ -226,7 +223,7 @@ impl<'a> Decoder<'a> {
         }
         let text =
             std::str::from_utf8(&self.src[start..self.pos]).expect("a scanned number is ASCII");
-        number_scalar(text, integral).ok_or(Failure::Syntax {
+        number_scalar(text).ok_or(Failure::Syntax {
             offset: start,
             message: "a number is out of the float64 range",
         })
@@ -328,20 +325,9 @@ pub(crate) fn go_lossy_utf8(bytes: &[u8]) -> String {
     }
 }
 
-/// The largest integer a float64 holds exactly; beyond it sops 3.11 (which reads every JSON
-/// number as float64) prints a rounded value, and so must we.
-const EXACT_FLOAT_INT: i64 = 1 << 53;
-
-/// Integers that a float64 holds exactly become `Int` (their text, MAC bytes and output are the
-/// same as sops's float); everything else is a float, so big integers round as in sops.
-fn number_scalar(text: &str, integral: bool) -> Option<Scalar> {
-    if integral && text != "-0" {
-        if let Ok(n) = text.parse::<i64>() {
-            if (-EXACT_FLOAT_INT..=EXACT_FLOAT_INT).contains(&n) {
-                return Some(Scalar::Int(n));
-            }
-        }
-    }
+fn number_scalar(text: &str) -> Option<Scalar> {
+    // sops 3.11 decodes every JSON number as a float64 (`type:float`), integers included; doing
+    // the same keeps re-encryption of sops-made files from changing every number's ciphertext.
     let value: f64 = text.parse().ok()?;
     value.is_finite().then_some(Scalar::Float(value))
 }
@@ -507,7 +493,7 @@ mod tests {
         let m =
             parse_object_strict(br#"{"a": 1, "b": -0, "c": 9007199254740993, "d": 1.0, "e": 1e2}"#)
                 .unwrap();
-        assert!(matches!(m.get("a"), Some(Node::Scalar(Scalar::Int(1)))));
+        assert!(matches!(m.get("a"), Some(Node::Scalar(Scalar::Float(f))) if *f == 1.0));
         assert!(matches!(m.get("b"), Some(Node::Scalar(Scalar::Float(f))) if f.is_sign_negative()));
         assert!(
             matches!(m.get("c"), Some(Node::Scalar(Scalar::Float(f))) if *f == 9007199254740992.0)

@@ -27,6 +27,15 @@ fn unsupported(message: &str) -> StoreError {
     }
 }
 
+fn document_not_a_map(ev: &Ev, what: &str) -> StoreError {
+    StoreError::Syntax {
+        format: FORMAT,
+        line: Some(ev.line),
+        column: None,
+        message: format!("the document is {what}; sops files must be mappings at the top level"),
+    }
+}
+
 /// One event with the positions the comment placement needs (lines 1-based, columns 0-based).
 struct Ev<'a> {
     event: Event<'a>,
@@ -629,16 +638,12 @@ fn finish_document(b: &mut Builder, ev: &Ev) -> Result<Map, StoreError> {
     let mut map = match root {
         None | Some(Node::Scalar(Scalar::Null)) => Map::new(),
         Some(Node::Map(map)) => map,
+        // sops reports these while unmarshalling (exit 2), not while walking the tree.
         Some(Node::List(_)) => {
-            return Err(unsupported(
-                "YAML documents that are sequences are not supported",
-            ))
+            return Err(document_not_a_map(ev, "a sequence"));
         }
         Some(Node::Scalar(_)) => {
-            let _ = ev;
-            return Err(unsupported(
-                "YAML documents that are values are not supported",
-            ));
+            return Err(document_not_a_map(ev, "a single value"));
         }
     };
     for t in std::mem::take(&mut b.late_feet) {

@@ -47,7 +47,7 @@ pub fn resolve_plain(s: &str) -> Resolved {
         b'.' => s
             .parse::<f64>()
             .ok()
-            .filter(|_| is_go_float_syntax(s))
+            .filter(|f| f.is_finite() && is_go_float_syntax(s))
             .map_or(Resolved::Str, Resolved::Float),
         b'+' | b'-' | b'0'..=b'9' => resolve_number(s),
         _ => Resolved::Str,
@@ -71,10 +71,14 @@ fn resolve_number(s: &str) -> Resolved {
     float_or_str(&plain)
 }
 
+/// Go's ParseFloat fails with ErrRange where Rust rounds to infinity (`1e400`); yaml.v3 then
+/// keeps the scalar a string.
 fn float_or_str(plain: &str) -> Resolved {
     if is_yaml_float(plain) {
         if let Ok(f) = plain.parse::<f64>() {
-            return Resolved::Float(f);
+            if f.is_finite() {
+                return Resolved::Float(f);
+            }
         }
     }
     Resolved::Str
