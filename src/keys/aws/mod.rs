@@ -379,6 +379,26 @@ mod tests {
     }
 
     #[test]
+    fn identity_is_sops_to_string() {
+        let arn = "arn:aws:kms:us-east-1:1:key/k";
+        let id = |role: &str, ctx: &[(&str, &str)], profile: &str| {
+            let context = ctx
+                .iter()
+                .map(|(a, b)| (a.to_string(), b.to_string()))
+                .collect();
+            KmsKey::new(arn, role, context, profile).unwrap().identity()
+        };
+        assert_eq!(id("", &[], ""), arn);
+        assert_eq!(id("r", &[], ""), format!("{arn}+r"));
+        assert_eq!(
+            id("", &[("b", "2"), ("a", "1")], ""),
+            format!("{arn}|a:1,b:2")
+        );
+        assert_eq!(id("", &[], "dev"), format!("{arn}||dev"));
+        assert_eq!(id("r", &[("a", "1")], "dev"), format!("{arn}+r|a:1|dev"));
+    }
+
+    #[test]
     fn error_message_shapes() {
         let v = serde_json::json!({"__type": "com.amazonaws.kms#NotFoundException", "message": "Key 'x' does not exist"});
         assert_eq!(
