@@ -171,7 +171,8 @@ fn verify_mac(cipher: &Cipher, meta: &Metadata, computed: &str) -> Result<(), Er
 
 /// Emits an encrypted document with its metadata.
 pub fn emit_encrypted(store: &dyn Store, doc: Document, meta: &Metadata) -> Result<Vec<u8>, Error> {
-    Ok(store.emit_encrypted(doc, metadata_wire::to_node(meta))?)
+    let node = metadata_wire::to_node_with(meta, store.empty_key_list());
+    Ok(store.emit_encrypted(doc, node)?)
 }
 
 /// Everything needed to turn an encrypted file's bytes into plaintext output.

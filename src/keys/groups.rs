@@ -36,12 +36,11 @@ pub fn wrap_groups(
     if let Some(i) = groups.iter().position(|g| g.is_empty()) {
         return Err(GroupError::EmptyGroup(i));
     }
-    // One group needs no split; its threshold is still recorded when given, as sops does.
+    // One group needs no split; a valid threshold given for it (a rule's) is still recorded, as
+    // sops does, so that adding groups later splits the key as the rule intended.
     let (secrets, threshold) = if groups.len() == 1 {
-        (
-            vec![Zeroizing::new(data_key.as_bytes().to_vec())],
-            threshold,
-        )
+        let recorded = if threshold >= 2 { threshold } else { 0 };
+        (vec![Zeroizing::new(data_key.as_bytes().to_vec())], recorded)
     } else {
         let threshold = if threshold == 0 {
             groups.len()

@@ -30,6 +30,10 @@ fn emit_error(message: &str) -> StoreError {
 }
 
 impl Store for BinaryStore {
+    fn empty_key_list(&self) -> Node {
+        Node::Scalar(Scalar::Null)
+    }
+
     /// The bytes are taken as they are: text stays a string, anything else is kept as bytes
     /// (sops encrypts both alike, as type `str`).
     fn load_plain(&self, bytes: &[u8]) -> Result<Document, StoreError> {

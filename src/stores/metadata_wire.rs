@@ -295,36 +295,52 @@ fn is_empty_list(node: &Node) -> bool {
     matches!(node, Node::List(items) if items.is_empty())
 }
 
-/// Pushes `type_id`'s list unless it is empty (sops's `omitempty`), or always when `keep_empty`.
-fn push_keys(map: &mut Map, group: &KeyGroup, type_id: &str, keep_empty: bool) {
+/// Pushes `type_id`'s list unless it is empty (sops's `omitempty`).
+fn push_keys(map: &mut Map, group: &KeyGroup, type_id: &str) {
     let list = list_of(group, type_id);
-    if keep_empty || !is_empty_list(&list) {
+    if !is_empty_list(&list) {
         map.push(type_id, list);
     }
 }
 
 /// Writes the `sops` block in sops 3.11's field order.
 pub fn to_node(meta: &Metadata) -> Node {
+    to_node_with(meta, Node::List(Vec::new()))
+}
+
+/// Like [`to_node`], with `no_keys` for the empty `hc_vault`/`age` lists every sops 3.11 key group
+/// carries: Go marshals those nil slices as `[]` in YAML but as `null` in JSON.
+pub fn to_node_with(meta: &Metadata, no_keys: Node) -> Node {
     let mut m = Map::new();
     let single = meta.key_groups.len() == 1;
+    // Written whenever set, even for one group, as sops records a rule's threshold.
+    if meta.shamir_threshold > 0 {
+        m.push(
+            "shamir_threshold",
+            Node::Scalar(Scalar::Int(meta.shamir_threshold as i64)),
+        );
+    }
     if !single {
-        if meta.shamir_threshold > 0 {
-            m.push(
-                "shamir_threshold",
-                Node::Scalar(Scalar::Int(meta.shamir_threshold as i64)),
-            );
-        }
         let groups = meta
             .key_groups
             .iter()
             .map(|group| {
                 let mut g = Map::new();
                 for t in ["pgp", "kms", "gcp_kms", "azure_kv"] {
-                    push_keys(&mut g, group, t, false);
+                    push_keys(&mut g, group, t);
                 }
-                push_keys(&mut g, group, "hc_vault", true);
-                push_keys(&mut g, group, "age", true);
-                push_keys(&mut g, group, "hckms", false);
+                for t in ["hc_vault", "age"] {
+                    let list = list_of(group, t);
+                    g.push(
+                        t,
+                        if is_empty_list(&list) {
+                            no_keys.clone()
+                        } else {
+                            list
+                        },
+                    );
+                }
+                push_keys(&mut g, group, "hckms");
                 ListItem::Value(Node::Map(g))
             })
             .collect();
@@ -333,12 +349,12 @@ pub fn to_node(meta: &Metadata) -> Node {
     let empty = KeyGroup::default();
     let top = if single { &meta.key_groups[0] } else { &empty };
     for t in ["kms", "gcp_kms", "azure_kv", "hc_vault", "age"] {
-        push_keys(&mut m, top, t, false);
+        push_keys(&mut m, top, t);
     }
     m.push("lastmodified", text(&meta.last_modified));
     m.push("mac", text(meta.mac.as_deref().unwrap_or("")));
-    push_keys(&mut m, top, "pgp", false);
-    push_keys(&mut m, top, "hckms", false);
+    push_keys(&mut m, top, "pgp");
+    push_keys(&mut m, top, "hckms");
     if let (Some(name), Some(value)) = (meta.rule.field_name(), meta.rule.value()) {
         m.push(name, text(value));
     }

@@ -130,6 +130,11 @@ pub trait Store {
     fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError>;
     /// Writes one value for `decrypt --extract` (strings are printed raw by the caller).
     fn emit_value(&self, value: &Node) -> Result<Vec<u8>, StoreError>;
+    /// How the empty `hc_vault`/`age` lists of a key group are written: Go marshals those nil
+    /// slices as `[]` in YAML and as `null` in JSON.
+    fn empty_key_list(&self) -> Node {
+        Node::List(Vec::new())
+    }
     /// True when a plaintext document already carries sops metadata in this format's sense
     /// (a top-level `sops` key; for dotenv any `sops_` key): encrypting it again is refused.
     fn has_metadata(&self, doc: &Document) -> bool {

@@ -53,6 +53,10 @@ fn single_branch(doc: &Document) -> Result<&Map, StoreError> {
 }
 
 impl Store for JsonStore {
+    fn empty_key_list(&self) -> Node {
+        Node::Scalar(crate::tree::Scalar::Null)
+    }
+
     fn load_plain(&self, bytes: &[u8]) -> Result<Document, StoreError> {
         Ok(Document::single(decode::parse_object_lenient(bytes)?))
     }

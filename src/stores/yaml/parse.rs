@@ -210,8 +210,12 @@ impl<'a> Builder<'a> {
             }
             piece.push(c);
             let start = piece[0];
+            // A dedented comment in the column of the content that follows is that content's
+            // head comment (yaml.v3), not a foot of the block it dedents out of.
+            let heads_next = next.is_some_and(|(_, col)| col == start.col && col < next_indent);
             if i == 0
                 && first_empty
+                && !heads_next
                 && ((start.line == foot_line && self.prev != Prev::Key) || start.col < next_indent)
             {
                 let dedented = start.col < next_indent;
