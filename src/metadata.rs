@@ -215,15 +215,18 @@ impl KeyStanza {
                     s.push('+');
                     s.push_str(&k.role);
                 }
-                if !k.context.is_empty() {
-                    let pairs: Vec<String> =
-                        k.context.iter().map(|(a, b)| format!("{a}:{b}")).collect();
-                    s.push('|');
-                    s.push_str(&pairs.join(","));
-                }
+                // sops's ToString: `ARN[+ROLE]|CONTEXT|PROFILE`, with `|CONTEXT` alone when there
+                // is no profile and nothing after the ARN when there is neither.
+                let pairs: Vec<String> =
+                    k.context.iter().map(|(a, b)| format!("{a}:{b}")).collect();
                 if !k.aws_profile.is_empty() {
                     s.push('|');
+                    s.push_str(&pairs.join(","));
+                    s.push('|');
                     s.push_str(&k.aws_profile);
+                } else if !pairs.is_empty() {
+                    s.push('|');
+                    s.push_str(&pairs.join(","));
                 }
                 s
             }

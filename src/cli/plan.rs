@@ -259,11 +259,41 @@ pub fn master_key(spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, CliError> {
             .map(|r| Box::new(r) as Box<dyn MasterKey>)
             .collect()),
         KeySpec::Pgp(fp) => Ok(vec![Box::new(PgpKey::new(fp).map_err(invalid)?)]),
+        #[cfg(feature = "aws-kms")]
+        KeySpec::Kms {
+            arn,
+            role,
+            context,
+            aws_profile,
+        } => Ok(vec![Box::new(
+            rsops::keys::aws::KmsKey::new(arn, role, context.clone(), aws_profile)
+                .map_err(invalid)?,
+        )]),
+        #[cfg(feature = "gcp-kms")]
+        KeySpec::GcpKms(id) => Ok(vec![Box::new(
+            rsops::keys::gcpkms::GcpKmsKey::new(id).map_err(invalid)?,
+        )]),
+        #[cfg(feature = "azure-kv")]
+        KeySpec::AzureKv {
+            vault_url,
+            key,
+            version,
+        } => Ok(vec![Box::new(rsops::keys::azkv::AzureKvKey::new(
+            vault_url, key, version,
+        ))]),
+        #[cfg(feature = "hc-vault")]
+        KeySpec::HcVault(uri) => Ok(vec![Box::new(
+            rsops::keys::hcvault::VaultKey::from_uri(uri).map_err(invalid)?,
+        )]),
+        #[allow(unreachable_patterns)]
         other => Err(CliError::new(
             exit::ERROR_GENERIC,
-            format!("rsops cannot encrypt with {} keys yet", spec_kind(other)),
+            format!(
+                "this rsops build cannot encrypt with {} keys",
+                spec_kind(other)
+            ),
         )
-        .hint("use age or PGP keys for now (cloud KMS backends are being built)")),
+        .hint("rebuild with the matching cargo feature (aws-kms, gcp-kms, azure-kv, hc-vault)")),
     }
 }
 

@@ -136,7 +136,7 @@ impl std::fmt::Display for RecoverError {
         if self.groups.len() <= 1 {
             write!(
                 f,
-                "\nRecovery failed because no master key was able to decrypt the file. At least one key has to be available: set SOPS_AGE_KEY_FILE (or SOPS_AGE_KEY), or import the PGP secret key into gpg (GNUPGHOME)."
+                "\nRecovery failed because no master key was able to decrypt the file. At least one key has to be available: set SOPS_AGE_KEY_FILE (or SOPS_AGE_KEY), import the PGP secret key into gpg (GNUPGHOME), or make the KMS/Vault key usable (credentials, endpoint, permissions; see the reasons above)."
             )
         } else {
             write!(

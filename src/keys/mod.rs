@@ -1,8 +1,18 @@
 //! Key sources: who may unwrap a file's data key, and how.
 
 pub mod age;
+#[cfg(feature = "aws-kms")]
+pub mod aws;
+#[cfg(feature = "azure-kv")]
+pub mod azkv;
 pub mod discovery;
+#[cfg(feature = "gcp-kms")]
+pub mod gcpkms;
 pub mod groups;
+#[cfg(feature = "hc-vault")]
+pub mod hcvault;
+#[cfg(feature = "http")]
+pub mod http;
 pub mod pgp;
 pub mod shamir;
 
@@ -45,6 +55,14 @@ pub trait KeyUnwrapper {
 pub struct KeySources {
     age: age::AgeIdentities,
     pgp: pgp::PgpDecryptor,
+    #[cfg(feature = "aws-kms")]
+    kms: aws::KmsUnwrapper,
+    #[cfg(feature = "hc-vault")]
+    vault: hcvault::VaultUnwrapper,
+    #[cfg(feature = "gcp-kms")]
+    gcp: gcpkms::GcpKmsUnwrapper,
+    #[cfg(feature = "azure-kv")]
+    azure: azkv::AzureKvUnwrapper,
 }
 
 impl KeySources {
@@ -53,10 +71,30 @@ impl KeySources {
         KeySources {
             age: age::AgeIdentities::from_env(),
             pgp: pgp::PgpDecryptor::from_env(),
+            #[cfg(feature = "aws-kms")]
+            kms: aws::KmsUnwrapper::from_env(),
+            #[cfg(feature = "hc-vault")]
+            vault: hcvault::VaultUnwrapper::from_env(),
+            #[cfg(feature = "gcp-kms")]
+            gcp: gcpkms::GcpKmsUnwrapper::from_env(),
+            #[cfg(feature = "azure-kv")]
+            azure: azkv::AzureKvUnwrapper::from_env(),
         }
     }
 
+    /// Network sources come after the offline ones; each answers only for its own stanza type,
+    /// and none touches the network before it is asked about one.
     pub fn unwrappers(&self) -> Vec<&dyn KeyUnwrapper> {
-        vec![&self.age, &self.pgp]
+        #[allow(unused_mut)]
+        let mut list: Vec<&dyn KeyUnwrapper> = vec![&self.age, &self.pgp];
+        #[cfg(feature = "aws-kms")]
+        list.push(&self.kms);
+        #[cfg(feature = "hc-vault")]
+        list.push(&self.vault);
+        #[cfg(feature = "gcp-kms")]
+        list.push(&self.gcp);
+        #[cfg(feature = "azure-kv")]
+        list.push(&self.azure);
+        list
     }
 }
