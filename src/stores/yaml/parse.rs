@@ -418,7 +418,7 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Sca
     resolved_scalar(text)
 }
 
-fn resolved_scalar(text: &str) -> Result<Scalar, StoreError> {
+pub(super) fn resolved_scalar(text: &str) -> Result<Scalar, StoreError> {
     Ok(match resolve_plain(text) {
         Resolved::Null => Scalar::Null,
         Resolved::Bool(b) => Scalar::Bool(b),
@@ -434,7 +434,11 @@ fn resolved_scalar(text: &str) -> Result<Scalar, StoreError> {
     })
 }
 
-fn key_string(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<String, StoreError> {
+pub(super) fn key_string(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+) -> Result<String, StoreError> {
     match scalar_value(text, style, tag)? {
         Scalar::Str(s) => Ok(s),
         _ => Err(unsupported("Tree contains a non-string key")),
@@ -443,6 +447,14 @@ fn key_string(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Strin
 
 /// Parses every document; each must be a mapping (or empty).
 pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
+    if let Some(map) = super::fast::parse(bytes) {
+        return Ok(vec![map]);
+    }
+    parse_full(bytes)
+}
+
+/// The full parser, for every input (the fast one declines what it does not cover).
+pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let before = &bytes[..e.valid_up_to()];
         let line = before.iter().filter(|b| **b == b'\n').count() + 1;
