@@ -325,6 +325,16 @@ fn analyze(s: &str) -> Analysis {
             block_allowed: false,
         };
     }
+    // Strings are nearly always ASCII: scan their bytes in place rather than collect chars.
+    if s.is_ascii() {
+        scan(s, s.as_bytes(), |b| b as char)
+    } else {
+        let chars: Vec<char> = s.chars().collect();
+        scan(s, &chars, |c| c)
+    }
+}
+
+fn scan<T: Copy>(s: &str, chars: &[T], to_char: impl Fn(T) -> char) -> Analysis {
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
         (false, false, false, false);
@@ -332,10 +342,10 @@ fn analyze(s: &str) -> Analysis {
         (false, false, false, false, false);
     let (mut previous_space, mut previous_break) = (false, false);
     let mut preceded_by_whitespace = true;
-    let chars: Vec<char> = s.chars().collect();
     let n = chars.len();
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = i + 1 >= n || matches!(chars[i + 1], ' ' | '\t');
+    for (i, &unit) in chars.iter().enumerate() {
+        let c = to_char(unit);
+        let followed_by_whitespace = i + 1 >= n || matches!(to_char(chars[i + 1]), ' ' | '\t');
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'

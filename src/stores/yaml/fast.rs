@@ -53,40 +53,54 @@ fn plain_subset_bytes(bytes: &[u8]) -> bool {
     let mut i = 0;
     while i < bytes.len() {
         let b = bytes[i];
-        match b {
-            b'\n' => {}
-            b'#' | b'\\' | 0x7f => return false,
-            0..=0x1f => return false,
-            0xc2 => {
-                // C1 controls, including NEL (U+0085), a line break to YAML.
-                if bytes.get(i + 1).is_some_and(|n| (0x80..=0x9f).contains(n)) {
+        match BYTE_CLASS[b as usize] {
+            ORDINARY => {}
+            REJECT => return false,
+            _ => {
+                let next = bytes.get(i + 1).copied();
+                let after = bytes.get(i + 2).copied();
+                let bad = match b {
+                    // C1 controls, including NEL (U+0085), a line break to YAML.
+                    0xc2 => next.is_some_and(|n| (0x80..=0x9f).contains(&n)),
+                    // U+2028 / U+2029 line and paragraph separators.
+                    0xe2 => next == Some(0x80) && matches!(after, Some(0xa8 | 0xa9)),
+                    // U+FEFF (BOM) and the non-characters U+FFFE / U+FFFF.
+                    _ => matches!(
+                        (next, after),
+                        (Some(0xbb), Some(0xbf)) | (Some(0xbf), Some(0xbe | 0xbf))
+                    ),
+                };
+                if bad {
                     return false;
                 }
             }
-            0xe2 => {
-                // U+2028 / U+2029 line and paragraph separators.
-                if bytes.get(i + 1) == Some(&0x80)
-                    && bytes.get(i + 2).is_some_and(|n| *n == 0xa8 || *n == 0xa9)
-                {
-                    return false;
-                }
-            }
-            0xef => {
-                // U+FEFF (BOM) and the non-characters U+FFFE / U+FFFF.
-                let pair = (bytes.get(i + 1), bytes.get(i + 2));
-                if matches!(
-                    pair,
-                    (Some(0xbb), Some(0xbf)) | (Some(0xbf), Some(0xbe)) | (Some(0xbf), Some(0xbf))
-                ) {
-                    return false;
-                }
-            }
-            _ => {}
         }
         i += 1;
     }
     true
 }
+
+const ORDINARY: u8 = 0;
+const REJECT: u8 = 1;
+const LEAD: u8 = 2;
+
+/// Per byte: fine, outside the subset, or the lead byte of a sequence to look at.
+static BYTE_CLASS: [u8; 256] = {
+    let mut t = [ORDINARY; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = REJECT;
+        b += 1;
+    }
+    t[b'\n' as usize] = ORDINARY;
+    t[b'#' as usize] = REJECT;
+    t[b'\\' as usize] = REJECT;
+    t[0x7f] = REJECT;
+    t[0xc2] = LEAD;
+    t[0xe2] = LEAD;
+    t[0xef] = LEAD;
+    t
+};
 
 /// One logical line: its content starts at column `indent` and has no trailing spaces. After a
 /// `- `, the rest of the line becomes a logical line of its own at the column it starts on.
@@ -122,9 +136,7 @@ fn key_colon(content: &str) -> Option<usize> {
     None
 }
 
-fn memchr(needle: u8, hay: &[u8]) -> Option<usize> {
-    hay.iter().position(|&b| b == needle)
-}
+use memchr::memchr;
 
 impl<'a> Reader<'a> {
     /// Moves to the next non-blank physical line.
