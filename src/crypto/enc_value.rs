@@ -106,9 +106,14 @@ pub(crate) struct EncParts<'a> {
 /// Last occurrence of `needle` in `hay`; the fields sought sit near the end, so scan backwards.
 fn rfind(hay: &str, needle: &str) -> Option<usize> {
     let (h, n) = (hay.as_bytes(), needle.as_bytes());
-    (0..=h.len().checked_sub(n.len())?)
-        .rev()
-        .find(|&i| &h[i..i + n.len()] == n)
+    let mut end = h.len();
+    while let Some(at) = memchr::memrchr(n[0], &h[..end]) {
+        if h[at..].starts_with(n) {
+            return Some(at);
+        }
+        end = at;
+    }
+    None
 }
 
 impl<'a> EncParts<'a> {

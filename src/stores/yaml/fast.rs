@@ -50,8 +50,21 @@ pub fn parse(bytes: &[u8]) -> Option<Map> {
 /// carriage returns, control and non-printable characters, YAML's Unicode line breaks and BOMs,
 /// and escapes in double-quoted strings.
 fn plain_subset_bytes(bytes: &[u8]) -> bool {
-    let mut i = 0;
-    while i < bytes.len() {
+    // Most chunks are plain printable ASCII: test them branch-free, look closer only at others.
+    const CHUNK: usize = 64;
+    bytes.chunks(CHUNK).enumerate().all(|(k, chunk)| {
+        let unusual = chunk.iter().fold(false, |acc, &b| {
+            acc | ((b < 0x20) & (b != b'\n')) | (b >= 0x7f) | (b == b'#') | (b == b'\\')
+        });
+        !unusual || plain_subset_slow(chunk.len(), bytes, k * CHUNK)
+    })
+}
+
+/// The byte-by-byte check of one chunk starting at `offset` (sequences may cross its end).
+fn plain_subset_slow(len: usize, bytes: &[u8], offset: usize) -> bool {
+    let mut i = offset;
+    let end = offset + len;
+    while i < end {
         let b = bytes[i];
         match BYTE_CLASS[b as usize] {
             ORDINARY => {}
