@@ -378,6 +378,34 @@ mod tests {
     }
 
     #[test]
+    fn splits_off_the_metadata_block_like_the_full_parser() {
+        let stanza = "sops:\n    age:\n        - recipient: age1x\n          enc: |\n            -----BEGIN AGE ENCRYPTED FILE-----\n            YQ==\n            -----END AGE ENCRYPTED FILE-----\n    version: 3.11.0\n";
+        let data = "a: ENC[AES256_GCM,data:YQ==,iv:YQ==,tag:YQ==,type:str]\nb:\n    - 1\n";
+        let input = format!("{data}{stanza}");
+        let split = super::super::parse::parse(input.as_bytes()).unwrap();
+        assert!(split == parse_full(input.as_bytes()).unwrap());
+        assert!(
+            parse(input.as_bytes()).is_none(),
+            "the literal block is not in the subset"
+        );
+        // Keys after the metadata, or comments in it, leave the whole file to the full parser.
+        for tail in [
+            "sops: 1\nsops: 2\n",
+            "sops: 1\nc: 2\n",
+            "sops: 1 # c\n",
+            "sops: 1\n---\nc: 1\n",
+        ] {
+            let input = format!("{data}{tail}");
+            let both = super::super::parse::parse(input.as_bytes());
+            let full = parse_full(input.as_bytes());
+            assert_eq!(both.is_ok(), full.is_ok(), "{input:?}");
+            if let (Ok(a), Ok(b)) = (both, full) {
+                assert!(a == b, "{input:?}");
+            }
+        }
+    }
+
+    #[test]
     fn reads_the_subset_like_the_full_parser() {
         let accepted = [
             "a: 1\nb: x\n",
