@@ -2,6 +2,9 @@
 //! `cargo run --release --example phases -- FILE [yaml|json]`. A quick profile companion to
 //! the criterion benches (which repeat each phase many times).
 
+#[path = "../benches/support/floor.rs"]
+mod floor;
+
 use rsops::crypto::{decrypt_document, encrypt_document, Cipher, DataKey, Protection};
 use rsops::stores::{store_for, Format, StoreOptions};
 use rsops::tree::{Node, Selector};
@@ -50,6 +53,9 @@ fn main() {
     let t = Instant::now();
     drop(doc);
     lap("drop", t);
+    let t = Instant::now();
+    floor::floor(store.as_ref(), &enc, key.as_bytes());
+    lap("floor (decrypt)", t);
     eprintln!(
         "{} bytes in, {} encrypted, {} out",
         bytes.len(),

@@ -1,0 +1,43 @@
+//! The floor a decrypt is measured against (BENCHMARKS.md): the same file parsed, and every
+//! value base64-decoded and opened with AES-GCM, and nothing more.
+
+use aes_gcm::aead::consts::U32;
+use aes_gcm::aead::{AeadInPlace, KeyInit};
+use aes_gcm::aes::Aes256;
+use aes_gcm::{AesGcm, Nonce};
+use rsops::tree::{walk_leaves_mut, LeafMut, Scalar, Selector};
+
+/// The least any tool must do to decrypt the file: parse it, and base64-decode and AES-GCM
+/// open each value. No MAC, no typing of values, no output.
+pub fn floor(store: &dyn rsops::stores::Store, encrypted: &[u8], key: &[u8; 32]) -> usize {
+    use base64::engine::general_purpose::STANDARD;
+    use base64::Engine;
+    let aead = AesGcm::<Aes256, U32>::new(key.into());
+    let (mut doc, _) = store.load_encrypted(encrypted).expect("parses");
+    let mut data = Vec::new();
+    let mut opened = 0;
+    walk_leaves_mut(&mut doc, &Selector::default(), |leaf, value| {
+        if let LeafMut::Scalar(Scalar::Str(s)) = &value {
+            let fields: Vec<&str> = s[20..s.len() - 1].split(',').collect();
+            let field = |i: usize, name: &str| &fields[i][name.len()..];
+            let (mut iv, mut tag) = ([0u8; 48], [0u8; 48]);
+            data.clear();
+            STANDARD.decode_vec(field(0, ""), &mut data).expect("data");
+            STANDARD.decode_slice(field(1, "iv:"), &mut iv).expect("iv");
+            STANDARD
+                .decode_slice(field(2, "tag:"), &mut tag)
+                .expect("tag");
+            aead.decrypt_in_place_detached(
+                Nonce::<U32>::from_slice(&iv[..32]),
+                leaf.aad.as_bytes(),
+                &mut data,
+                aes_gcm::Tag::from_slice(&tag[..16]),
+            )
+            .expect("authenticates");
+            opened += 1;
+        }
+        Ok::<_, ()>(value)
+    })
+    .expect("walks");
+    opened
+}
