@@ -248,6 +248,36 @@ impl Cipher {
         self.seal_with(plaintext, value_type, aad, iv.as_deref(), buffer)
     }
 
+    /// [`Cipher::decrypt_leaf`] of a string the caller gives up: a `str` plaintext is written
+    /// into the ciphertext's own buffer (always longer), so decrypting a document does not
+    /// free and allocate a string per value.
+    pub(crate) fn decrypt_owned(
+        &self,
+        mut text: String,
+        aad: &str,
+        stash: Option<&IvStash>,
+    ) -> Result<LeafMut, CryptoError> {
+        if text.is_empty() || stash.is_some() {
+            return self.decrypt_leaf(&text, aad, stash);
+        }
+        let Some(result) = self.open_fast(&text, aad) else {
+            return self.decrypt_leaf(&text, aad, stash);
+        };
+        let (plaintext, _, type_text) = result?;
+        let value_type = ValueType::parse(type_text).ok_or_else(|| CryptoError::UnknownType {
+            path: path_of(aad),
+            tag: type_text.to_string(),
+        })?;
+        if value_type == ValueType::Str {
+            if let Ok(plain) = std::str::from_utf8(&plaintext) {
+                text.clear();
+                text.push_str(plain);
+                return Ok(LeafMut::Scalar(Scalar::Str(text)));
+            }
+        }
+        typed_leaf(plaintext, value_type, aad)
+    }
+
     /// Decrypts one `ENC[…]` string into a typed leaf, remembering its IV in `stash`.
     pub fn decrypt_leaf(
         &self,

@@ -89,7 +89,7 @@ pub fn decrypt_document(
                     }
                 },
                 LeafMut::Scalar(Scalar::Str(text)) => {
-                    cipher.decrypt_leaf(&text, leaf.aad, stash)?
+                    cipher.decrypt_owned(text, leaf.aad, stash)?
                 }
                 LeafMut::Scalar(_) => {
                     return Err(CryptoError::Malformed {
