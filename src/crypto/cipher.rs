@@ -84,6 +84,13 @@ impl IvBytes {
     }
 }
 
+/// A value opened by the fast path: its plaintext, IV and (unchecked) type tag.
+struct Opened<'t> {
+    plaintext: Zeroizing<Vec<u8>>,
+    iv: [u8; 32],
+    value_type: &'t str,
+}
+
 /// One AES key schedule for a whole file.
 pub struct Cipher {
     aead: SopsGcm,
@@ -186,11 +193,7 @@ impl Cipher {
 
     /// Opens the common shape (32-byte IV, 16-byte tag) without intermediate allocations.
     /// `None` sends anything else through [`Cipher::open`], which words the errors.
-    fn open_fast<'t>(
-        &self,
-        text: &'t str,
-        aad: &str,
-    ) -> Option<Result<(Zeroizing<Vec<u8>>, [u8; 32], &'t str), CryptoError>> {
+    fn open_fast<'t>(&self, text: &'t str, aad: &str) -> Option<Result<Opened<'t>, CryptoError>> {
         let parts = EncParts::split(text).ok()?;
         if parts.iv.len() != 44 || parts.tag.len() != 24 {
             return None;
@@ -207,13 +210,17 @@ impl Cipher {
         let result = self.aead.decrypt_in_place_detached(
             Nonce::<U32>::from_slice(&iv[..32]),
             aad.as_bytes(),
-            &mut *data,
+            &mut data,
             Tag::from_slice(&tag[..16]),
         );
         let mut nonce = [0u8; 32];
         nonce.copy_from_slice(&iv[..32]);
         Some(match result {
-            Ok(()) => Ok((data, nonce, parts.value_type)),
+            Ok(()) => Ok(Opened {
+                plaintext: data,
+                iv: nonce,
+                value_type: parts.value_type,
+            }),
             Err(_) => Err(CryptoError::Authentication { path: path_of(aad) }),
         })
     }
@@ -263,7 +270,11 @@ impl Cipher {
         let Some(result) = self.open_fast(&text, aad) else {
             return self.decrypt_leaf(&text, aad, stash);
         };
-        let (plaintext, _, type_text) = result?;
+        let Opened {
+            plaintext,
+            value_type: type_text,
+            ..
+        } = result?;
         let value_type = ValueType::parse(type_text).ok_or_else(|| CryptoError::UnknownType {
             path: path_of(aad),
             tag: type_text.to_string(),
@@ -294,7 +305,11 @@ impl Cipher {
         };
         let (plaintext, iv, value_type) = match self.open_fast(text, aad) {
             Some(result) => {
-                let (plaintext, iv, type_text) = result?;
+                let Opened {
+                    plaintext,
+                    iv,
+                    value_type: type_text,
+                } = result?;
                 let value_type = ValueType::parse(type_text).ok_or_else(|| unknown(type_text))?;
                 (plaintext, IvBytes::Fixed(iv), value_type)
             }
