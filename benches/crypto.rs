@@ -63,7 +63,9 @@ fn crypto(c: &mut Criterion) {
                 )
             });
             group.bench_with_input(BenchmarkId::new("floor", leaves), &input, |b, i| {
-                b.iter(|| support::floor::floor(store.as_ref(), &i.encrypted, key.as_bytes()))
+                b.iter_with_large_drop(|| {
+                    support::floor::floor(store.as_ref(), &i.encrypted, key.as_bytes())
+                })
             });
         }
         group.finish();

@@ -54,8 +54,9 @@ fn main() {
     drop(doc);
     lap("drop", t);
     let t = Instant::now();
-    floor::floor(store.as_ref(), &enc, key.as_bytes());
+    let (floor_doc, _) = floor::floor(store.as_ref(), &enc, key.as_bytes());
     lap("floor (decrypt)", t);
+    drop(floor_doc);
     eprintln!(
         "{} bytes in, {} encrypted, {} out",
         bytes.len(),

@@ -9,7 +9,12 @@ use rsops::tree::{walk_leaves_mut, LeafMut, Scalar, Selector};
 
 /// The least any tool must do to decrypt the file: parse it, and base64-decode and AES-GCM
 /// open each value. No MAC, no typing of values, no output.
-pub fn floor(store: &dyn rsops::stores::Store, encrypted: &[u8], key: &[u8; 32]) -> usize {
+/// The document is handed back so that dropping it is not part of the floor.
+pub fn floor(
+    store: &dyn rsops::stores::Store,
+    encrypted: &[u8],
+    key: &[u8; 32],
+) -> (rsops::tree::Document, usize) {
     use base64::engine::general_purpose::STANDARD;
     use base64::Engine;
     let aead = AesGcm::<Aes256, U32>::new(key.into());
@@ -18,15 +23,13 @@ pub fn floor(store: &dyn rsops::stores::Store, encrypted: &[u8], key: &[u8; 32])
     let mut opened = 0;
     walk_leaves_mut(&mut doc, &Selector::default(), |leaf, value| {
         if let LeafMut::Scalar(Scalar::Str(s)) = &value {
-            let fields: Vec<&str> = s[20..s.len() - 1].split(',').collect();
-            let field = |i: usize, name: &str| &fields[i][name.len()..];
+            let mut fields = s[20..s.len() - 1].split(',');
+            let mut field = |name: &str| &fields.next().expect("field")[name.len()..];
             let (mut iv, mut tag) = ([0u8; 48], [0u8; 48]);
             data.clear();
-            STANDARD.decode_vec(field(0, ""), &mut data).expect("data");
-            STANDARD.decode_slice(field(1, "iv:"), &mut iv).expect("iv");
-            STANDARD
-                .decode_slice(field(2, "tag:"), &mut tag)
-                .expect("tag");
+            STANDARD.decode_vec(field(""), &mut data).expect("data");
+            STANDARD.decode_slice(field("iv:"), &mut iv).expect("iv");
+            STANDARD.decode_slice(field("tag:"), &mut tag).expect("tag");
             aead.decrypt_in_place_detached(
                 Nonce::<U32>::from_slice(&iv[..32]),
                 leaf.aad.as_bytes(),
@@ -39,5 +42,5 @@ pub fn floor(store: &dyn rsops::stores::Store, encrypted: &[u8], key: &[u8; 32])
         Ok::<_, ()>(value)
     })
     .expect("walks");
-    opened
+    (doc, opened)
 }
