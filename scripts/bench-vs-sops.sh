@@ -51,7 +51,11 @@ gen_bin=$target/release/examples/gen_bench_input
 [[ -x "$gen_bin" ]] || (cd "$root" && cargo build --release --quiet --example gen_bench_input)
 
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+cleanup() {
+    [[ -n "${GNUPGHOME:-}" && -d "$work/gnupg" ]] && gpgconf --homedir "$work/gnupg" --kill gpg-agent 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
 
 # Keys: the test-only keys of the repository (keys/README.md).
 age_key_file=$root/keys/age1.txt
