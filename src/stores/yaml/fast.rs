@@ -486,6 +486,88 @@ mod tests {
         proptest::collection::vec(line, 1..12).prop_map(|lines| lines.concat())
     }
 
+    /// A block document as a tree, rendered below with a chosen indentation.
+    #[derive(Clone, Debug)]
+    enum Gen {
+        Scalar(String),
+        Map(Vec<(String, Gen)>),
+        List(Vec<Gen>),
+    }
+
+    fn tree_strategy() -> impl Strategy<Value = Gen> {
+        let leaf = scalar_text_strategy().prop_map(Gen::Scalar);
+        leaf.prop_recursive(4, 40, 5, |inner| {
+            prop_oneof![
+                proptest::collection::vec(("[a-z][a-z0-9_]{0,5}", inner.clone()), 1..5)
+                    .prop_map(Gen::Map),
+                proptest::collection::vec(inner, 1..4).prop_map(Gen::List),
+            ]
+        })
+    }
+
+    fn render(g: &Gen, indent: usize, step: usize, out: &mut String, inline: bool) {
+        let pad = |out: &mut String, n: usize| out.push_str(&" ".repeat(n));
+        match g {
+            Gen::Scalar(s) => {
+                out.push_str(s);
+                out.push('\n');
+            }
+            Gen::Map(entries) => {
+                for (i, (k, v)) in entries.iter().enumerate() {
+                    if i > 0 || !inline {
+                        pad(out, indent);
+                    }
+                    out.push_str(k);
+                    out.push(':');
+                    match v {
+                        Gen::Scalar(s) if !s.is_empty() => {
+                            out.push(' ');
+                            render(v, indent, step, out, true);
+                        }
+                        Gen::Scalar(_) => out.push('\n'),
+                        Gen::Map(_) | Gen::List(_) => {
+                            out.push('\n');
+                            render(v, indent + step, step, out, false);
+                        }
+                    }
+                }
+            }
+            Gen::List(items) => {
+                for item in items {
+                    pad(out, indent);
+                    out.push_str("- ");
+                    render(item, indent + 2, step, out, true);
+                }
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(1000))]
+        #[test]
+        fn agrees_on_well_formed_trees(
+            entries in proptest::collection::vec(("[a-z][a-z0-9_]{0,5}", tree_strategy()), 1..6),
+            step in 1usize..5,
+        ) {
+            let mut input = String::new();
+            render(&Gen::Map(entries), 0, step, &mut input, false);
+            let full = parse_full(input.as_bytes());
+            match parse(input.as_bytes()) {
+                Some(fast) => {
+                    prop_assert!(full.is_ok(), "full parser rejects {:?}", input);
+                    let full = full.unwrap();
+                    prop_assert!(full.len() == 1 && full[0] == fast, "trees differ for {:?}", input);
+                }
+                // Declining is always allowed, but not for what the full parser reads without
+                // duplicates, quotes or collection-typed scalars in it.
+                None => prop_assert!(
+                    full.is_err() || input.contains(['\'', '"', '{', '[']) || input.contains(": -"),
+                    "declined {:?}", input
+                ),
+            }
+        }
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
         #[test]
