@@ -1,6 +1,6 @@
 //! AES-256-GCM with sops's 32-byte nonces, and the conversion between typed leaves and plaintext.
 
-use super::enc_value::{EncValue, EncValueError, ValueType};
+use super::enc_value::{EncParts, EncValue, EncValueError, ValueType};
 use super::go_format::{format_float_f, parse_go_bool, parse_go_float};
 use super::DataKey;
 use crate::tree::{LeafMut, Scalar};
@@ -8,6 +8,8 @@ use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
 use aes_gcm::aes::Aes256;
 use aes_gcm::{AesGcm, Nonce, Tag};
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -67,6 +69,28 @@ impl IvStash {
     }
 }
 
+/// An IV as read from a file: almost always sops's 32 bytes, kept off the heap.
+enum IvBytes {
+    Fixed([u8; 32]),
+    Other(Vec<u8>),
+}
+
+impl IvBytes {
+    fn as_slice(&self) -> &[u8] {
+        match self {
+            IvBytes::Fixed(iv) => iv,
+            IvBytes::Other(iv) => iv,
+        }
+    }
+}
+
+/// A value opened by the fast path: its plaintext, IV and (unchecked) type tag.
+struct Opened<'t> {
+    plaintext: Zeroizing<Vec<u8>>,
+    iv: [u8; 32],
+    value_type: &'t str,
+}
+
 /// One AES key schedule for a whole file.
 pub struct Cipher {
     aead: SopsGcm,
@@ -96,23 +120,45 @@ impl Cipher {
         aad: &str,
         iv: Option<Vec<u8>>,
     ) -> String {
-        let iv = iv.filter(|iv| iv.len() == 32).unwrap_or_else(|| {
-            let mut fresh = vec![0u8; 32];
-            rand::rngs::OsRng.fill_bytes(&mut fresh);
-            fresh
-        });
-        let mut buffer = Zeroizing::new(plaintext.to_vec());
+        let mut buffer = Zeroizing::new(Vec::new());
+        self.seal_with(plaintext, value_type, aad, iv.as_deref(), &mut buffer)
+    }
+
+    /// [`Cipher::seal`] with a caller-owned work buffer, so a whole document is sealed without
+    /// an allocation per value beyond the output string.
+    pub(crate) fn seal_with(
+        &self,
+        plaintext: &[u8],
+        value_type: ValueType,
+        aad: &str,
+        iv: Option<&[u8]>,
+        buffer: &mut Vec<u8>,
+    ) -> String {
+        let mut nonce = [0u8; 32];
+        match iv.filter(|iv| iv.len() == 32) {
+            Some(iv) => nonce.copy_from_slice(iv),
+            // ThreadRng is a CSPRNG (ChaCha, seeded and reseeded from the OS): the same quality
+            // of nonce as one `getrandom` call per value, without the system call.
+            None => rand::thread_rng().fill_bytes(&mut nonce),
+        }
+        buffer.clear();
+        buffer.extend_from_slice(plaintext);
         let tag = self
             .aead
-            .encrypt_in_place_detached(Nonce::<U32>::from_slice(&iv), aad.as_bytes(), &mut buffer)
+            .encrypt_in_place_detached(Nonce::<U32>::from_slice(&nonce), aad.as_bytes(), buffer)
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
-        EncValue {
-            data: buffer.to_vec(),
-            iv,
-            tag: tag.to_vec(),
-            value_type: value_type.as_str().to_string(),
-        }
-        .to_string_form()
+        let type_name = value_type.as_str();
+        let mut out = String::with_capacity(96 + buffer.len() * 4 / 3 + type_name.len());
+        out.push_str("ENC[AES256_GCM,data:");
+        STANDARD.encode_string(&buffer[..], &mut out);
+        out.push_str(",iv:");
+        STANDARD.encode_string(nonce, &mut out);
+        out.push_str(",tag:");
+        STANDARD.encode_string(tag, &mut out);
+        out.push_str(",type:");
+        out.push_str(type_name);
+        out.push(']');
+        out
     }
 
     /// Opens an `ENC[…]` string. Any IV length is accepted, as Go does on decryption; the only
@@ -145,6 +191,40 @@ impl Cipher {
         Ok((buffer, value))
     }
 
+    /// Opens the common shape (32-byte IV, 16-byte tag) without intermediate allocations.
+    /// `None` sends anything else through [`Cipher::open`], which words the errors.
+    fn open_fast<'t>(&self, text: &'t str, aad: &str) -> Option<Result<Opened<'t>, CryptoError>> {
+        let parts = EncParts::split(text).ok()?;
+        if parts.iv.len() != 44 || parts.tag.len() != 24 {
+            return None;
+        }
+        let mut data = Zeroizing::new(Vec::with_capacity(parts.data.len() * 3 / 4));
+        STANDARD.decode_vec(parts.data, &mut data).ok()?;
+        let mut iv = [0u8; 48];
+        let mut tag = [0u8; 48];
+        if STANDARD.decode_slice(parts.iv, &mut iv).ok()? != 32
+            || STANDARD.decode_slice(parts.tag, &mut tag).ok()? != 16
+        {
+            return None;
+        }
+        let result = self.aead.decrypt_in_place_detached(
+            Nonce::<U32>::from_slice(&iv[..32]),
+            aad.as_bytes(),
+            &mut data,
+            Tag::from_slice(&tag[..16]),
+        );
+        let mut nonce = [0u8; 32];
+        nonce.copy_from_slice(&iv[..32]);
+        Some(match result {
+            Ok(()) => Ok(Opened {
+                plaintext: data,
+                iv: nonce,
+                value_type: parts.value_type,
+            }),
+            Err(_) => Err(CryptoError::Authentication { path: path_of(aad) }),
+        })
+    }
+
     /// Encrypts one typed leaf the way sops's `Cipher.Encrypt` does. Empty strings and empty
     /// comments stay empty (sops never encrypts them).
     pub fn encrypt_leaf(
@@ -153,12 +233,60 @@ impl Cipher {
         aad: &str,
         stash: Option<&IvStash>,
     ) -> Result<String, CryptoError> {
-        let (plaintext, value_type) = leaf_plaintext(&leaf, aad)?;
+        let mut scratch = Zeroizing::new(Vec::new());
+        let mut buffer = Zeroizing::new(Vec::new());
+        let (plaintext, value_type) = plaintext_of(&leaf, aad, &mut scratch)?;
+        Ok(self.seal_plaintext(plaintext, value_type, aad, stash, &mut buffer))
+    }
+
+    /// Seals a leaf's plaintext bytes; empty strings and comments stay empty, as in sops.
+    pub(crate) fn seal_plaintext(
+        &self,
+        plaintext: &[u8],
+        value_type: ValueType,
+        aad: &str,
+        stash: Option<&IvStash>,
+        buffer: &mut Vec<u8>,
+    ) -> String {
         if plaintext.is_empty() && matches!(value_type, ValueType::Str | ValueType::Comment) {
-            return Ok(String::new());
+            return String::new();
         }
-        let iv = stash.and_then(|s| s.recall(aad, value_type, &plaintext));
-        Ok(self.seal(&plaintext, value_type, aad, iv))
+        let iv = stash.and_then(|s| s.recall(aad, value_type, plaintext));
+        self.seal_with(plaintext, value_type, aad, iv.as_deref(), buffer)
+    }
+
+    /// [`Cipher::decrypt_leaf`] of a string the caller gives up: a `str` plaintext is written
+    /// into the ciphertext's own buffer (always longer), so decrypting a document does not
+    /// free and allocate a string per value.
+    pub(crate) fn decrypt_owned(
+        &self,
+        mut text: String,
+        aad: &str,
+        stash: Option<&IvStash>,
+    ) -> Result<LeafMut, CryptoError> {
+        if text.is_empty() || stash.is_some() {
+            return self.decrypt_leaf(&text, aad, stash);
+        }
+        let Some(result) = self.open_fast(&text, aad) else {
+            return self.decrypt_leaf(&text, aad, stash);
+        };
+        let Opened {
+            plaintext,
+            value_type: type_text,
+            ..
+        } = result?;
+        let value_type = ValueType::parse(type_text).ok_or_else(|| CryptoError::UnknownType {
+            path: path_of(aad),
+            tag: type_text.to_string(),
+        })?;
+        if value_type == ValueType::Str {
+            if let Ok(plain) = std::str::from_utf8(&plaintext) {
+                text.clear();
+                text.push_str(plain);
+                return Ok(LeafMut::Scalar(Scalar::Str(text)));
+            }
+        }
+        typed_leaf(plaintext, value_type, aad)
     }
 
     /// Decrypts one `ENC[…]` string into a typed leaf, remembering its IV in `stash`.
@@ -171,41 +299,66 @@ impl Cipher {
         if text.is_empty() {
             return Ok(LeafMut::Scalar(Scalar::Str(String::new())));
         }
-        let (plaintext, value) = self.open(text, aad)?;
-        let value_type =
-            ValueType::parse(&value.value_type).ok_or_else(|| CryptoError::UnknownType {
-                path: path_of(aad),
-                tag: value.value_type.clone(),
-            })?;
+        let unknown = |tag: &str| CryptoError::UnknownType {
+            path: path_of(aad),
+            tag: tag.to_string(),
+        };
+        let (plaintext, iv, value_type) = match self.open_fast(text, aad) {
+            Some(result) => {
+                let Opened {
+                    plaintext,
+                    iv,
+                    value_type: type_text,
+                } = result?;
+                let value_type = ValueType::parse(type_text).ok_or_else(|| unknown(type_text))?;
+                (plaintext, IvBytes::Fixed(iv), value_type)
+            }
+            None => {
+                let (plaintext, value) = self.open(text, aad)?;
+                let value_type = ValueType::parse(&value.value_type)
+                    .ok_or_else(|| unknown(&value.value_type))?;
+                (plaintext, IvBytes::Other(value.iv), value_type)
+            }
+        };
         let leaf = typed_leaf(plaintext, value_type, aad)?;
         if let Some(stash) = stash {
-            stash.remember(aad, value_type, &leaf_plaintext(&leaf, aad)?.0, &value.iv);
+            let mut scratch = Zeroizing::new(Vec::new());
+            let (bytes, _) = plaintext_of(&leaf, aad, &mut scratch)?;
+            stash.remember(aad, value_type, bytes, iv.as_slice());
         }
         Ok(leaf)
     }
 }
 
 /// The bytes sops encrypts and hashes for a value (`sops.ToBytes`), and its type tag.
-pub fn leaf_plaintext(
-    leaf: &LeafMut,
+/// Text leaves are borrowed, numbers are printed into
+/// `scratch` (which the caller zeroes when done).
+pub(crate) fn plaintext_of<'a>(
+    leaf: &'a LeafMut,
     aad: &str,
-) -> Result<(Zeroizing<Vec<u8>>, ValueType), CryptoError> {
-    let (bytes, t) = match leaf {
-        LeafMut::Comment(c) => (c.as_bytes().to_vec(), ValueType::Comment),
+    scratch: &'a mut Vec<u8>,
+) -> Result<(&'a [u8], ValueType), CryptoError> {
+    use std::io::Write;
+    scratch.clear();
+    Ok(match leaf {
+        LeafMut::Comment(c) => (c.as_bytes(), ValueType::Comment),
         LeafMut::Scalar(s) => match s {
-            Scalar::Str(s) => (s.as_bytes().to_vec(), ValueType::Str),
-            Scalar::Bytes(b) => (b.clone(), ValueType::Str),
-            Scalar::Int(i) => (i.to_string().into_bytes(), ValueType::Int),
-            Scalar::Float(f) => (format_float_f(*f).into_bytes(), ValueType::Float),
+            Scalar::Str(s) => (s.as_bytes(), ValueType::Str),
+            Scalar::Bytes(b) => (&b[..], ValueType::Str),
+            Scalar::Int(i) => {
+                write!(scratch, "{i}").expect("writing to a Vec cannot fail");
+                (&scratch[..], ValueType::Int)
+            }
+            Scalar::Float(f) => {
+                let text = Zeroizing::new(format_float_f(*f));
+                scratch.extend_from_slice(text.as_bytes());
+                (&scratch[..], ValueType::Float)
+            }
             Scalar::Bool(b) => (
-                if *b {
-                    b"True".to_vec()
-                } else {
-                    b"False".to_vec()
-                },
+                if *b { &b"True"[..] } else { &b"False"[..] },
                 ValueType::Bool,
             ),
-            Scalar::Time(t) => (t.as_bytes().to_vec(), ValueType::Time),
+            Scalar::Time(t) => (t.as_bytes(), ValueType::Time),
             Scalar::Null => {
                 return Err(CryptoError::Unencryptable {
                     path: path_of(aad),
@@ -213,12 +366,11 @@ pub fn leaf_plaintext(
                 })
             }
         },
-    };
-    Ok((Zeroizing::new(bytes), t))
+    })
 }
 
 fn typed_leaf(
-    plaintext: Zeroizing<Vec<u8>>,
+    mut plaintext: Zeroizing<Vec<u8>>,
     value_type: ValueType,
     aad: &str,
 ) -> Result<LeafMut, CryptoError> {
@@ -226,26 +378,41 @@ fn typed_leaf(
         path: path_of(aad),
         kind,
     };
-    let text = || std::str::from_utf8(&plaintext).map_err(|_| bad("UTF-8 text"));
+    fn text(p: &[u8]) -> Option<&str> {
+        std::str::from_utf8(p).ok()
+    }
     Ok(match value_type {
-        ValueType::Str => match String::from_utf8(plaintext.to_vec()) {
+        // The buffer moves into the tree, whose drop zeroes it.
+        ValueType::Str => match String::from_utf8(std::mem::take(&mut *plaintext)) {
             Ok(s) => LeafMut::Scalar(Scalar::Str(s)),
             Err(e) => LeafMut::Scalar(Scalar::Bytes(e.into_bytes())),
         },
-        ValueType::Bytes => LeafMut::Scalar(Scalar::Bytes(plaintext.to_vec())),
-        ValueType::Int => {
-            LeafMut::Scalar(Scalar::Int(text()?.parse().map_err(|_| bad("integer"))?))
-        }
+        ValueType::Bytes => LeafMut::Scalar(Scalar::Bytes(std::mem::take(&mut *plaintext))),
+        ValueType::Int => LeafMut::Scalar(Scalar::Int(
+            text(&plaintext)
+                .ok_or_else(|| bad("UTF-8 text"))?
+                .parse()
+                .map_err(|_| bad("integer"))?,
+        )),
         ValueType::Float => LeafMut::Scalar(Scalar::Float(
-            parse_go_float(text()?).ok_or_else(|| bad("float"))?,
+            parse_go_float(text(&plaintext).ok_or_else(|| bad("UTF-8 text"))?)
+                .ok_or_else(|| bad("float"))?,
         )),
         ValueType::Bool => LeafMut::Scalar(Scalar::Bool(
-            parse_go_bool(text()?).ok_or_else(|| bad("bool"))?,
+            parse_go_bool(text(&plaintext).ok_or_else(|| bad("UTF-8 text"))?)
+                .ok_or_else(|| bad("bool"))?,
         )),
         ValueType::Time => LeafMut::Scalar(Scalar::Time(
-            crate::timefmt::normalize_rfc3339_nano(text()?).ok_or_else(|| bad("RFC 3339 time"))?,
+            crate::timefmt::normalize_rfc3339_nano(
+                text(&plaintext).ok_or_else(|| bad("UTF-8 text"))?,
+            )
+            .ok_or_else(|| bad("RFC 3339 time"))?,
         )),
-        ValueType::Comment => LeafMut::Comment(text()?.to_string()),
+        ValueType::Comment => LeafMut::Comment(
+            text(&plaintext)
+                .ok_or_else(|| bad("UTF-8 text"))?
+                .to_string(),
+        ),
     })
 }
 

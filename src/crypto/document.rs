@@ -1,8 +1,9 @@
 //! Encrypting and decrypting a whole document: the walk's two visitors, each computing the MAC.
 
-use super::cipher::{leaf_plaintext, Cipher, CryptoError, IvStash};
+use super::cipher::{plaintext_of, Cipher, CryptoError, IvStash};
 use super::mac::Mac;
 use crate::tree::{walk_leaves_mut, Document, LeafMut, Scalar, Selector};
+use zeroize::Zeroizing;
 
 /// How a document's values are protected: the partial-encryption rule and the MAC mode.
 pub struct Protection<'a> {
@@ -31,15 +32,19 @@ pub fn encrypt_document(
         Selector::UnencryptedCommentRegex(r) => Some(r),
         _ => None,
     };
+    // Work buffers reused for every value; they hold plaintext, so they are zeroed on drop.
+    let mut scratch = Zeroizing::new(Vec::new());
+    let mut buffer = Zeroizing::new(Vec::new());
     walk_leaves_mut(doc, protection.selector, |leaf, value| {
+        let (plaintext, value_type) = plaintext_of(&value, leaf.aad, &mut scratch)?;
         if !leaf.is_comment {
-            mac.add(&leaf_plaintext(&value, leaf.aad)?.0, leaf.encrypt);
+            mac.add(plaintext, leaf.encrypt);
         }
         if !leaf.encrypt {
             return Ok(value);
         }
         let was_comment = leaf.is_comment;
-        let sealed = cipher.encrypt_leaf(value, leaf.aad, stash)?;
+        let sealed = cipher.seal_plaintext(plaintext, value_type, leaf.aad, stash, &mut buffer);
         if was_comment {
             if let Some(r) = unencrypted_comment_regex {
                 if r.is_match(&sealed) {
@@ -69,6 +74,7 @@ pub fn decrypt_document(
 ) -> Result<Decrypted, CryptoError> {
     let mut mac = Mac::new(protection.mac_only_encrypted);
     let mut plain_comments = 0;
+    let mut scratch = Zeroizing::new(Vec::new());
     walk_leaves_mut(doc, protection.selector, |leaf, value| {
         let out = if !leaf.encrypt {
             value
@@ -83,7 +89,7 @@ pub fn decrypt_document(
                     }
                 },
                 LeafMut::Scalar(Scalar::Str(text)) => {
-                    cipher.decrypt_leaf(&text, leaf.aad, stash)?
+                    cipher.decrypt_owned(text, leaf.aad, stash)?
                 }
                 LeafMut::Scalar(_) => {
                     return Err(CryptoError::Malformed {
@@ -96,7 +102,7 @@ pub fn decrypt_document(
         // Whether a leaf is a comment is judged after decryption: list comments are stored as
         // strings of type `comment` and must not be hashed (sops #2243).
         if let LeafMut::Scalar(_) = &out {
-            mac.add(&leaf_plaintext(&out, leaf.aad)?.0, leaf.encrypt);
+            mac.add(plaintext_of(&out, leaf.aad, &mut scratch)?.0, leaf.encrypt);
         }
         Ok(out)
     })?;

@@ -70,34 +70,17 @@ impl EncValue {
     /// Mirrors sops's regex `^ENC\[AES256_GCM,data:(.+),iv:(.+),tag:(.+),type:(.+)\]`: greedy
     /// groups, unanchored at the end.
     pub fn parse(s: &str) -> Result<EncValue, EncValueError> {
-        let rest = s
-            .strip_prefix("ENC[AES256_GCM,data:")
-            .ok_or(EncValueError::NotEncrypted)?;
-        let close = rest.rfind(']').ok_or(EncValueError::NotEncrypted)?;
-        let body = &rest[..close];
-        let type_at = body.rfind(",type:").ok_or(EncValueError::NotEncrypted)?;
-        let (before_type, value_type) = (&body[..type_at], &body[type_at + 6..]);
-        let tag_at = before_type
-            .rfind(",tag:")
-            .ok_or(EncValueError::NotEncrypted)?;
-        let (before_tag, tag) = (&before_type[..tag_at], &before_type[tag_at + 5..]);
-        let iv_at = before_tag
-            .rfind(",iv:")
-            .ok_or(EncValueError::NotEncrypted)?;
-        let (data, iv) = (&before_tag[..iv_at], &before_tag[iv_at + 4..]);
-        if data.is_empty() || iv.is_empty() || tag.is_empty() || value_type.is_empty() {
-            return Err(EncValueError::NotEncrypted);
-        }
+        let parts = EncParts::split(s)?;
         let decode = |field: &'static str, text: &str| {
             STANDARD
                 .decode(text)
                 .map_err(|_| EncValueError::BadBase64 { field })
         };
         Ok(EncValue {
-            data: decode("data", data)?,
-            iv: decode("iv", iv)?,
-            tag: decode("tag", tag)?,
-            value_type: value_type.to_string(),
+            data: decode("data", parts.data)?,
+            iv: decode("iv", parts.iv)?,
+            tag: decode("tag", parts.tag)?,
+            value_type: parts.value_type.to_string(),
         })
     }
 
@@ -109,6 +92,52 @@ impl EncValue {
             STANDARD.encode(&self.tag),
             self.value_type
         )
+    }
+}
+
+/// The four fields of an `ENC[…]` string, still in base64, borrowed from the text.
+pub(crate) struct EncParts<'a> {
+    pub data: &'a str,
+    pub iv: &'a str,
+    pub tag: &'a str,
+    pub value_type: &'a str,
+}
+
+/// Last occurrence of `needle` in `hay`; the fields sought sit near the end, so scan backwards.
+fn rfind(hay: &str, needle: &str) -> Option<usize> {
+    let (h, n) = (hay.as_bytes(), needle.as_bytes());
+    let mut end = h.len();
+    while let Some(at) = memchr::memrchr(n[0], &h[..end]) {
+        if h[at..].starts_with(n) {
+            return Some(at);
+        }
+        end = at;
+    }
+    None
+}
+
+impl<'a> EncParts<'a> {
+    pub fn split(s: &'a str) -> Result<EncParts<'a>, EncValueError> {
+        let rest = s
+            .strip_prefix("ENC[AES256_GCM,data:")
+            .ok_or(EncValueError::NotEncrypted)?;
+        let close = rfind(rest, "]").ok_or(EncValueError::NotEncrypted)?;
+        let body = &rest[..close];
+        let type_at = rfind(body, ",type:").ok_or(EncValueError::NotEncrypted)?;
+        let (before_type, value_type) = (&body[..type_at], &body[type_at + 6..]);
+        let tag_at = rfind(before_type, ",tag:").ok_or(EncValueError::NotEncrypted)?;
+        let (before_tag, tag) = (&before_type[..tag_at], &before_type[tag_at + 5..]);
+        let iv_at = rfind(before_tag, ",iv:").ok_or(EncValueError::NotEncrypted)?;
+        let (data, iv) = (&before_tag[..iv_at], &before_tag[iv_at + 4..]);
+        if data.is_empty() || iv.is_empty() || tag.is_empty() || value_type.is_empty() {
+            return Err(EncValueError::NotEncrypted);
+        }
+        Ok(EncParts {
+            data,
+            iv,
+            tag,
+            value_type,
+        })
     }
 }
 

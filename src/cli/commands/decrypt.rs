@@ -51,6 +51,7 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     } else {
         extract_value(&mut doc, &extract, out_store.as_ref())?
     };
+    doc.wipe_and_leak();
     let in_place = if args.in_place { file.as_deref() } else { None };
     io::write_output(&output, in_place, args.output.as_deref())
 }

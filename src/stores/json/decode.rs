@@ -242,7 +242,19 @@ impl<'a> Decoder<'a> {
     /// surrogates become U+FFFD.
     fn string(&mut self) -> Parsed<String> {
         self.pos += 1;
-        let mut raw = Vec::new();
+        // Most strings are plain ASCII to the closing quote: take them in one slice.
+        let start = self.pos;
+        let run = self.src[start..]
+            .iter()
+            .position(|&c| c == b'"' || c == b'\\' || !(0x20..0x80).contains(&c))
+            .map_or(self.src.len(), |p| start + p);
+        if self.src.get(run) == Some(&b'"') {
+            self.pos = run + 1;
+            let text = std::str::from_utf8(&self.src[start..run]).expect("ASCII is UTF-8");
+            return Ok(text.to_string());
+        }
+        let mut raw = self.src[start..run].to_vec();
+        self.pos = run;
         loop {
             let Some(&c) = self.src.get(self.pos) else {
                 return syntax(self.pos, "unexpected end of input in a string");

@@ -19,7 +19,17 @@ fn emit_error(message: &str) -> StoreError {
 pub(crate) fn write_string(out: &mut Vec<u8>, bytes: &[u8]) {
     out.push(b'"');
     let mut rest = bytes;
-    while let Some(&b) = rest.first() {
+    loop {
+        // Copy the run that needs no escaping in one go.
+        let plain = rest
+            .iter()
+            .position(|&b| {
+                !(0x20..0x80).contains(&b) || matches!(b, b'"' | b'\\' | b'<' | b'>' | b'&')
+            })
+            .unwrap_or(rest.len());
+        out.extend_from_slice(&rest[..plain]);
+        rest = &rest[plain..];
+        let Some(&b) = rest.first() else { break };
         if b < 0x80 {
             match b {
                 b'"' | b'\\' => out.extend_from_slice(&[b'\\', b]),

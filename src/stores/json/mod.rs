@@ -77,10 +77,14 @@ impl Store for JsonStore {
         self.emit_map(single_branch(doc)?)
     }
 
-    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
-        let mut map = single_branch(&doc)?.clone();
+    fn emit_encrypted(&self, mut doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+        single_branch(&doc)?;
+        // Take the branch rather than clone it: the document is ours and may be huge.
+        let mut map = std::mem::take(&mut doc.branches[0]);
         map.push(SOPS_KEY, metadata);
-        self.emit_map(&map)
+        let out = self.emit_map(&map);
+        doc.branches[0] = map;
+        out
     }
 
     /// sops's `EmitValue`: the value indented like a file, without the trailing newline.

@@ -25,8 +25,13 @@ impl Emitter {
         self.step * ((indent + self.step) / self.step)
     }
 
-    fn pad(&mut self, n: usize) {
-        self.out.extend(std::iter::repeat_n(' ', n));
+    fn pad(&mut self, mut n: usize) {
+        const SPACES: &str = "                                ";
+        while n > 0 {
+            let k = n.min(SPACES.len());
+            self.out.push_str(&SPACES[..k]);
+            n -= k;
+        }
     }
 
     fn comment(&mut self, indent: usize, text: &str) {
@@ -325,6 +330,42 @@ fn analyze(s: &str) -> Analysis {
             block_allowed: false,
         };
     }
+    if let Some(a) = analyze_simple(s.as_bytes()) {
+        return a;
+    }
+    // Strings are nearly always ASCII: scan their bytes in place rather than collect chars.
+    if s.is_ascii() {
+        scan(s, s.as_bytes(), |b| b as char)
+    } else {
+        let chars: Vec<char> = s.chars().collect();
+        scan(s, &chars, |c| c)
+    }
+}
+
+/// The analysis of a string of visible ASCII only (no spaces, breaks or controls), which is
+/// what encrypted values and most keys are; the general scan gives the same answer for them.
+fn analyze_simple(b: &[u8]) -> Option<Analysis> {
+    let (&first, &last) = (b.first()?, b.last()?);
+    if !b
+        .iter()
+        .fold(true, |ok, &c| ok & (c.wrapping_sub(0x21) < 0x5e))
+    {
+        return None;
+    }
+    let block_indicators = b.starts_with(b"---")
+        || b.starts_with(b"...")
+        || b"#,[]{}&*!|>'\"%@`".contains(&first)
+        || (b.len() == 1 && b"?:-".contains(&first))
+        || last == b':';
+    Some(Analysis {
+        multiline: false,
+        block_plain_allowed: !block_indicators,
+        single_quoted_allowed: true,
+        block_allowed: true,
+    })
+}
+
+fn scan<T: Copy>(s: &str, chars: &[T], to_char: impl Fn(T) -> char) -> Analysis {
     let mut block_indicators = s.starts_with("---") || s.starts_with("...");
     let (mut leading_space, mut leading_break, mut trailing_space, mut trailing_break) =
         (false, false, false, false);
@@ -332,10 +373,10 @@ fn analyze(s: &str) -> Analysis {
         (false, false, false, false, false);
     let (mut previous_space, mut previous_break) = (false, false);
     let mut preceded_by_whitespace = true;
-    let chars: Vec<char> = s.chars().collect();
     let n = chars.len();
-    for (i, &c) in chars.iter().enumerate() {
-        let followed_by_whitespace = i + 1 >= n || matches!(chars[i + 1], ' ' | '\t');
+    for (i, &unit) in chars.iter().enumerate() {
+        let c = to_char(unit);
+        let followed_by_whitespace = i + 1 >= n || matches!(to_char(chars[i + 1]), ' ' | '\t');
         if i == 0 {
             match c {
                 '#' | ',' | '[' | ']' | '{' | '}' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'

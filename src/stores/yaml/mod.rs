@@ -1,6 +1,7 @@
 //! The YAML store: byte-compatible with sops 3.11's `stores/yaml` on top of yaml.v3.
 
 mod emit;
+mod fast;
 mod parse;
 mod resolve;
 

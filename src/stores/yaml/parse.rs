@@ -431,7 +431,7 @@ fn scalar_value(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Sca
     resolved_scalar(text)
 }
 
-fn resolved_scalar(text: &str) -> Result<Scalar, StoreError> {
+pub(super) fn resolved_scalar(text: &str) -> Result<Scalar, StoreError> {
     Ok(match resolve_plain(text) {
         Resolved::Null => Scalar::Null,
         Resolved::Bool(b) => Scalar::Bool(b),
@@ -447,7 +447,11 @@ fn resolved_scalar(text: &str) -> Result<Scalar, StoreError> {
     })
 }
 
-fn key_string(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<String, StoreError> {
+pub(super) fn key_string(
+    text: &str,
+    style: ScalarStyle,
+    tag: Option<&Tag>,
+) -> Result<String, StoreError> {
     match scalar_value(text, style, tag)? {
         Scalar::Str(s) => Ok(s),
         _ => Err(unsupported("Tree contains a non-string key")),
@@ -456,6 +460,42 @@ fn key_string(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Strin
 
 /// Parses every document; each must be a mapping (or empty).
 pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
+    if let Some(map) = super::fast::parse(bytes) {
+        return Ok(vec![map]);
+    }
+    if let Some(map) = parse_with_metadata_tail(bytes) {
+        return Ok(vec![map]);
+    }
+    parse_full(bytes)
+}
+
+/// Files as sops writes them: plain block data, then the top-level `sops:` block, whose key
+/// stanzas are multi-line literals the fast reader does not take. The data goes through the
+/// fast reader, the metadata through the full parser; any doubt and the whole file goes to the
+/// full parser. Without comments and with `sops` the only key of the tail, the two readings
+/// are independent: a top-level key's block ends where the next line starts at column 0.
+fn parse_with_metadata_tail(bytes: &[u8]) -> Option<Map> {
+    let at = memchr::memmem::find(bytes, b"\nsops:")? + 1;
+    let (data, tail) = bytes.split_at(at);
+    if memchr::memchr(b'#', tail).is_some() {
+        return None;
+    }
+    let mut head = super::fast::parse(data)?;
+    let mut tail = parse_full(tail).ok()?;
+    let metadata = match (tail.pop(), tail.is_empty()) {
+        (Some(map), true) => map,
+        _ => return None,
+    };
+    match metadata.items.as_slice() {
+        [MapItem::Entry { key, .. }] if key == "sops" => {}
+        _ => return None,
+    }
+    head.items.extend(metadata.items);
+    Some(head)
+}
+
+/// The full parser, for every input (the fast one declines what it does not cover).
+pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     let text = std::str::from_utf8(bytes).map_err(|e| {
         let before = &bytes[..e.valid_up_to()];
         let line = before.iter().filter(|b| **b == b'\n').count() + 1;

@@ -1,0 +1,52 @@
+//! Inputs shared by the benches: generated documents and their encrypted forms.
+
+#![allow(dead_code)]
+
+pub mod floor;
+pub mod gen;
+
+use rsops::crypto::{encrypt_document, Cipher, DataKey, Protection};
+use rsops::stores::{store_for, Format, StoreOptions};
+use rsops::tree::{Node, Selector};
+
+/// Leaf counts to bench: `RSOPS_BENCH_LEAVES=1000,100000` (default 1000 and 100000).
+pub fn sizes() -> Vec<usize> {
+    std::env::var("RSOPS_BENCH_LEAVES")
+        .ok()
+        .map(|v| v.split(',').filter_map(|n| n.trim().parse().ok()).collect())
+        .filter(|v: &Vec<usize>| !v.is_empty())
+        .unwrap_or_else(|| vec![1_000, 100_000])
+}
+
+pub fn key() -> DataKey {
+    DataKey::from_slice(&[7u8; 32]).expect("32 bytes")
+}
+
+pub fn formats() -> [(Format, gen::Format); 2] {
+    [
+        (Format::Yaml, gen::Format::Yaml),
+        (Format::Json, gen::Format::Json),
+    ]
+}
+
+/// A generated plaintext file and the same file encrypted (stand-in metadata, fixed key).
+pub struct Input {
+    pub plain: Vec<u8>,
+    pub encrypted: Vec<u8>,
+}
+
+pub fn input(format: Format, gen_format: gen::Format, leaves: usize) -> Input {
+    let plain = gen::generate(gen_format, leaves, 1).into_bytes();
+    let store = store_for(format, StoreOptions::default());
+    let mut doc = store.load_plain(&plain).expect("generated input parses");
+    let selector = Selector::default();
+    let protection = Protection {
+        selector: &selector,
+        mac_only_encrypted: false,
+    };
+    encrypt_document(&mut doc, &Cipher::new(&key()), &protection, None).expect("encrypts");
+    let encrypted = store
+        .emit_encrypted(doc, Node::str("bench"))
+        .expect("emits");
+    Input { plain, encrypted }
+}

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Times rsops against the real sops on the same generated inputs, in one run: each measurement
+# alternates the two tools (rsops first on odd runs, sops first on even ones), and the table
+# gives medians of wall time, CPU time (user+sys) and peak RSS (GNU time's maximum resident set size), and the
+# ratio sops/rsops. See README "Benchmarks" and BENCHMARKS.md.
+#
+#   scripts/bench-vs-sops.sh            # 1k, 100k, 1M leaves (sops only up to 100k, see below)
+#   scripts/bench-vs-sops.sh --quick    # 1k and 10k leaves, fewer runs
+#
+# Environment:
+#   SIZES="1000 100000"   leaf counts (default: 1000 100000 1000000; quick: 1000 10000)
+#   RUNS=3                runs per measurement (quick: 3); TINY_RUNS=15 for the tiny file
+#   KEYS="age pgp"        key types; PGP goes through a temporary GNUPGHOME
+#   FORMATS="yaml json"   formats
+#   SOPS_MAX_LEAVES=100000  sops is not run above this size (it takes minutes to hours at 1M;
+#                         set it to 1000000 to include it)
+#   SOPS_BIN              the sops to compare with (default .tools/bin/sops, then $PATH)
+#   RSOPS_BIN             a prebuilt rsops (default: cargo build --release)
+#   OUT=path              also write the markdown table there
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+quick=0
+[[ "${1:-}" == "--quick" ]] && quick=1
+if ((quick)); then
+    SIZES=${SIZES:-"1000 10000"}
+    RUNS=${RUNS:-3}
+    TINY_RUNS=${TINY_RUNS:-9}
+else
+    SIZES=${SIZES:-"1000 100000 1000000"}
+    RUNS=${RUNS:-3}
+    TINY_RUNS=${TINY_RUNS:-15}
+fi
+KEYS=${KEYS:-"age pgp"}
+FORMATS=${FORMATS:-"yaml json"}
+SOPS_MAX_LEAVES=${SOPS_MAX_LEAVES:-100000}
+export SOPS_DISABLE_VERSION_CHECK=1
+
+sops_bin=${SOPS_BIN:-$root/.tools/bin/sops}
+[[ -x "$sops_bin" ]] || sops_bin=$(command -v sops || true)
+[[ -x "$sops_bin" ]] || { echo "sops not found: set SOPS_BIN" >&2; exit 1; }
+command -v python3 >/dev/null || { echo "python3 is needed (to time child processes)" >&2; exit 1; }
+[[ -x /usr/bin/time ]] || { echo "/usr/bin/time (GNU time) is needed for peak memory" >&2; exit 1; }
+
+if [[ -z "${RSOPS_BIN:-}" ]]; then
+    (cd "$root" && cargo build --release --quiet --bin rsops --example gen_bench_input)
+fi
+target=${CARGO_TARGET_DIR:-$root/target}
+rsops_bin=${RSOPS_BIN:-$target/release/rsops}
+gen_bin=$target/release/examples/gen_bench_input
+[[ -x "$gen_bin" ]] || (cd "$root" && cargo build --release --quiet --example gen_bench_input)
+
+work=$(mktemp -d)
+cleanup() {
+    [[ -n "${GNUPGHOME:-}" && -d "$work/gnupg" ]] && gpgconf --homedir "$work/gnupg" --kill gpg-agent 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+# Keys: the test-only keys of the repository (keys/README.md).
+age_key_file=$root/keys/age1.txt
+age_recipient=$(grep -o 'age1[0-9a-z]*' "$age_key_file" | head -1)
+pgp_fp=1BA4BB945673E83C054AF26813DC73C8F49DE51A
+if [[ " $KEYS " == *" pgp "* ]]; then
+    export GNUPGHOME=$work/gnupg
+    mkdir -m 700 "$GNUPGHOME"
+    gpg --batch --quiet --import "$root/keys/pgp_rsa.sec.asc" 2>/dev/null
+    # Trust it, so gpg encrypts to it without asking.
+    echo "$pgp_fp:6:" | gpg --batch --quiet --import-ownertrust 2>/dev/null
+fi
+
+# One timed command: prints "wall cpu maxrss_kb". Peak memory comes from GNU time (its
+# "Maximum resident set size"); time itself reports in 10 ms steps, too coarse for the tiny
+# file, so wall and CPU (user+sys, which includes GNU time's own, a few hundred microseconds)
+# come from wait4(2) at microsecond resolution.
+measure() {
+    python3 - "$work/stdout" "$work/stderr" "$work/rss" /usr/bin/time -f %M -o "$work/rss" "$@" <<'PY'
+import os, sys, time
+out, err, rss, argv = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+with open(out, "wb") as o, open(err, "wb") as e:
+    start = time.perf_counter()
+    pid = os.fork()
+    if pid == 0:
+        os.dup2(o.fileno(), 1)
+        os.dup2(e.fileno(), 2)
+        try:
+            os.execvp(argv[0], argv)
+        finally:
+            os._exit(127)
+    _, status, ru = os.wait4(pid, 0)
+    wall = time.perf_counter() - start
+if status != 0:
+    sys.stderr.write("command failed: %s\n%s" % (" ".join(argv), open(err).read()))
+    sys.exit(1)
+print("%.5f %.5f %d" % (wall, ru.ru_utime + ru.ru_stime, int(open(rss).read().split()[-1])))
+PY
+}
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Runs both tools `runs` times, alternating, and prints one table row.
+# Usage: compare LABEL RUNS SOPS_TOO -- RSOPS_ARGS... -- SOPS_ARGS...
+compare() {
+    local label=$1 runs=$2 with_sops=$3
+    shift 4
+    local -a r_args=() s_args=()
+    while [[ $1 != -- ]]; do r_args+=("$1"); shift; done
+    shift
+    s_args=("$@")
+    : >"$work/r" && : >"$work/s"
+    local i
+    for ((i = 1; i <= runs; i++)); do
+        if ((i % 2)) || ((!with_sops)); then
+            measure "${r_args[@]}" >>"$work/r"
+            ((with_sops)) && measure "${s_args[@]}" >>"$work/s"
+        else
+            measure "${s_args[@]}" >>"$work/s"
+            measure "${r_args[@]}" >>"$work/r"
+        fi
+    done
+    local rw rc rm sw sc sm
+    rw=$(cut -d' ' -f1 "$work/r" | median); rc=$(cut -d' ' -f2 "$work/r" | median)
+    rm=$(cut -d' ' -f3 "$work/r" | median)
+    if ((with_sops)); then
+        sw=$(cut -d' ' -f1 "$work/s" | median); sc=$(cut -d' ' -f2 "$work/s" | median)
+        sm=$(cut -d' ' -f3 "$work/s" | median)
+        awk -v l="$label" -v rw="$rw" -v rc="$rc" -v rm="$rm" -v sw="$sw" -v sc="$sc" -v sm="$sm" 'BEGIN {
+            printf "| %s | %.4f | %.4f | %.0f | %.4f | %.4f | %.0f | %.1f× | %.1f× |\n", l, rw, rc, rm / 1024, sw, sc, sm / 1024, sw / rw, sc / (rc > 0 ? rc : 1e-6) }'
+    else
+        awk -v l="$label" -v rw="$rw" -v rc="$rc" -v rm="$rm" 'BEGIN {
+            printf "| %s | %.4f | %.4f | %.0f | – | – | – | – | – |\n", l, rw, rc, rm / 1024 }'
+    fi
+}
+
+key_args() { # tool key → encryption arguments
+    case $2 in
+        age) echo "--age $age_recipient" ;;
+        pgp) echo "--pgp $pgp_fp" ;;
+    esac
+}
+
+header() {
+    echo
+    echo "| case | rsops wall s | rsops cpu s | rsops MB | sops wall s | sops cpu s | sops MB | wall ratio | cpu ratio |"
+    echo "|---|---|---|---|---|---|---|---|---|"
+}
+
+report() {
+    echo "rsops: $rsops_bin"
+    echo "sops:  $sops_bin ($("$sops_bin" --version 2>/dev/null | head -1))"
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+
+    # Tiny file: start-up plus one key unwrap dominates.
+    printf 'password: hunter2\n' >"$work/tiny.yaml"
+    header
+    for key in $KEYS; do
+        # shellcheck disable=SC2046
+        "$rsops_bin" encrypt $(key_args rsops "$key") "$work/tiny.yaml" >"$work/tiny.$key.enc.yaml"
+        # shellcheck disable=SC2046
+        compare "tiny yaml, $key, encrypt" "$TINY_RUNS" 1 -- \
+            "$rsops_bin" encrypt $(key_args rsops "$key") "$work/tiny.yaml" -- \
+            "$sops_bin" encrypt $(key_args sops "$key") "$work/tiny.yaml"
+        compare "tiny yaml, $key, decrypt" "$TINY_RUNS" 1 -- \
+            env SOPS_AGE_KEY_FILE="$age_key_file" "$rsops_bin" decrypt "$work/tiny.$key.enc.yaml" -- \
+            env SOPS_AGE_KEY_FILE="$age_key_file" "$sops_bin" decrypt "$work/tiny.$key.enc.yaml"
+        if [[ $key == pgp ]]; then
+            compare "tiny yaml, pgp in-process (no gpg), decrypt" "$TINY_RUNS" 1 -- \
+                env RSOPS_PGP_SECRET_KEYS="$root/keys/pgp_rsa.sec.asc" GNUPGHOME=/nonexistent \
+                "$rsops_bin" decrypt "$work/tiny.$key.enc.yaml" -- \
+                "$sops_bin" decrypt "$work/tiny.$key.enc.yaml"
+        fi
+    done
+
+    header
+    for format in $FORMATS; do
+        for n in $SIZES; do
+            local plain=$work/in.$n.$format enc
+            "$gen_bin" --format "$format" --leaves "$n" >"$plain"
+            local with_sops=1
+            ((n > SOPS_MAX_LEAVES)) && with_sops=0
+            for key in $KEYS; do
+                enc=$work/enc.$n.$key.$format
+                # shellcheck disable=SC2046
+                "$rsops_bin" encrypt $(key_args rsops "$key") "$plain" >"$enc"
+                # shellcheck disable=SC2046
+                compare "$format $n leaves, $key, encrypt" "$RUNS" "$with_sops" -- \
+                    "$rsops_bin" encrypt $(key_args rsops "$key") "$plain" -- \
+                    "$sops_bin" encrypt $(key_args sops "$key") "$plain"
+                compare "$format $n leaves, $key, decrypt" "$RUNS" "$with_sops" -- \
+                    env SOPS_AGE_KEY_FILE="$age_key_file" "$rsops_bin" decrypt "$enc" -- \
+                    env SOPS_AGE_KEY_FILE="$age_key_file" "$sops_bin" decrypt "$enc"
+                if ((with_sops)) && [[ $key == age ]]; then
+                    # Sanity: both tools print the same plaintext for the file.
+                    SOPS_AGE_KEY_FILE=$age_key_file "$rsops_bin" decrypt "$enc" >"$work/a"
+                    SOPS_AGE_KEY_FILE=$age_key_file "$sops_bin" decrypt "$enc" >"$work/b"
+                    cmp -s "$work/a" "$work/b" || echo "WARNING: outputs differ for $format $n" >&2
+                fi
+            done
+            rm -f "$work"/enc.* "$plain"
+        done
+    done
+    echo
+    echo "wall/cpu: median seconds over runs (cpu = user + sys); MB: median peak RSS; ratio: sops/rsops."
+}
+
+if [[ -n "${OUT:-}" ]]; then
+    report | tee "$OUT"
+else
+    report
+fi
