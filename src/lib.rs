@@ -7,6 +7,7 @@ pub mod crypto;
 pub mod keys;
 pub mod metadata;
 pub mod ops;
+pub mod process_guard;
 pub mod scratch;
 pub mod stores;
 pub mod timefmt;

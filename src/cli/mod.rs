@@ -12,6 +12,7 @@ use exit::CliError;
 
 /// Runs the CLI and returns the process exit code.
 pub fn run() -> u8 {
+    rsops::process_guard::disable_core_dumps();
     let cli = Cli::parse();
     match dispatch(cli) {
         Ok(()) => 0,
