@@ -13,7 +13,7 @@ use rsops::keys::age::AgeIdentities;
 use rsops::keys::discovery::Env;
 use rsops::keys::KeyUnwrapper;
 use rsops::ops::{decrypt, load_encrypted, DecryptOptions};
-use rsops::stores::{store_for, Format, Store, StoreOptions};
+use rsops::stores::{store_for, Format, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -96,8 +96,7 @@ fn kill_repeatedly(
     setup: &dyn Fn(&Path),
     classify: &dyn Fn(&[u8]) -> Result<bool, String>,
 ) -> Tally {
-    let full = full_run_time(args, setup, env);
-    let window = full.as_micros() as u64 * 12 / 10 + 1;
+    let full = full_run_time(args, setup, env).as_micros() as u64 + 1;
     let mut rng = rand::thread_rng();
     let mut tally = Tally::default();
     for i in 0..iterations() {
@@ -105,7 +104,14 @@ fn kill_repeatedly(
         let file = dir.path().join("f.yaml");
         setup(&file);
         let mut child = command(args, &file, env).spawn().unwrap();
-        std::thread::sleep(Duration::from_micros(rng.gen_range(0..window)));
+        // Half the kills anywhere in (and a little past) a run, half in its last third, where
+        // the output is written and renamed.
+        let at = if i % 2 == 0 {
+            rng.gen_range(0..full * 12 / 10)
+        } else {
+            rng.gen_range(full * 2 / 3..full * 11 / 10)
+        };
+        std::thread::sleep(Duration::from_micros(at));
         let _ = child.kill();
         let _ = child.wait();
         let bytes = std::fs::read(&file)
