@@ -449,6 +449,22 @@ fn rows() -> Vec<Row> {
             1,
             "not found",
         ),
+        // Regression (fuzz target `tree_path`): a multi-byte character where the quote belongs.
+        row(
+            "extract cut inside a character",
+            &[
+                "decrypt",
+                "--extract",
+                "[\"db\u{7d1}]",
+                "--input-type",
+                "yaml",
+                "--output-type",
+                "yaml",
+            ],
+            tamper("", ""),
+            91,
+            "closing quote",
+        ),
         // Files that are not regular, readable files.
         row(
             "nonexistent file",
