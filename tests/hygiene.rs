@@ -344,37 +344,18 @@ fn scratch_files_are_private_and_removed() {
     let edit_fail = sc.recorder("ed-fail.sh", "exit 4");
     let edit_invalid = sc.recorder("ed-invalid.sh", "echo 'a: [' > \"$1\"");
     let edit_same = sc.recorder("ed-same.sh", "true");
-    let runs: Vec<(&str, Vec<&str>, Vec<(&str, &str)>, Option<i32>)> = vec![
-        (
-            "edit ok",
-            vec!["edit", &enc],
-            vec![("EDITOR", &edit_ok)],
-            Some(0),
-        ),
-        (
-            "edit editor fails",
-            vec!["edit", &enc],
-            vec![("EDITOR", &edit_fail)],
-            Some(1),
-        ),
-        (
-            "edit invalid result",
-            vec!["edit", &enc],
-            vec![("EDITOR", &edit_invalid)],
-            Some(1),
-        ),
-        (
-            "edit unchanged",
-            vec!["edit", &enc],
-            vec![("EDITOR", &edit_same)],
-            Some(200),
-        ),
+    // (label, editor, expected exit code)
+    let edits = [
+        ("edit ok", &edit_ok, 0),
+        ("edit editor fails", &edit_fail, 1),
+        ("edit invalid result", &edit_invalid, 1),
+        ("edit unchanged", &edit_same, 200),
     ];
-    for (label, args, env, code) in runs {
-        let run = sc.run(&args, &env);
+    for (label, editor, code) in edits {
+        let run = sc.run(&["edit", &enc], &[("EDITOR", editor)]);
         assert_eq!(
             run.code,
-            code,
+            Some(code),
             "{label}: {}",
             String::from_utf8_lossy(&run.stderr)
         );
