@@ -3,10 +3,12 @@
 use super::exit::{self, CliError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
-/// Reads the input file, or stdin when there is none.
-pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, CliError> {
-    match file {
+/// Reads the input file, or stdin when there is none. The bytes are often plaintext, so they
+/// are wiped when dropped.
+pub fn read_input(file: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let bytes = match file {
         Some(path) => read_file(path).map_err(|e| {
             CliError::new(
                 exit::COULD_NOT_READ_INPUT_FILE,
@@ -23,7 +25,8 @@ pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, CliError> {
             })?;
             Ok(bytes)
         }
-    }
+    }?;
+    Ok(Zeroizing::new(bytes))
 }
 
 /// Reads a file; a FIFO is opened without waiting for a writer, so a named pipe nobody writes to
