@@ -9,7 +9,8 @@ use rsops::ops::{decrypt, load_encrypted, DecryptOptions, EncryptedFile};
 use rsops::stores::{store_for, Format, StoreOptions};
 
 /// keys/age2.txt (test-only, public): the seeds are encrypted for age1, so this key is wrong.
-const WRONG_IDENTITY: &str = "AGE-SECRET-KEY-1DEN538RR86P9AR2F2S7Z6F4HWJ7ZCFYRJUD0MEH08MFMHU8H3LKQ06LLVL";
+const WRONG_IDENTITY: &str =
+    "AGE-SECRET-KEY-1DEN538RR86P9AR2F2S7Z6F4HWJ7ZCFYRJUD0MEH08MFMHU8H3LKQ06LLVL";
 
 fuzz_target!(|data: &[u8]| {
     let Some((&selector, bytes)) = data.split_first() else {

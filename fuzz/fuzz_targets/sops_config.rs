@@ -9,7 +9,12 @@ fuzz_target!(|data: &[u8]| {
     let Ok(config) = ConfigFile::parse(Path::new("/repo/.sops.yaml"), data) else {
         return;
     };
-    for file in ["/repo/secrets/app.yaml", "/repo/x.env", "/elsewhere/y.json", "/repo/"] {
+    for file in [
+        "/repo/secrets/app.yaml",
+        "/repo/x.env",
+        "/elsewhere/y.json",
+        "/repo/",
+    ] {
         let _ = config.rule_for(Path::new(file));
     }
     let store = rsops::stores::store_for(rsops::stores::Format::Yaml, config.stores);
