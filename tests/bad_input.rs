@@ -691,3 +691,52 @@ fn deep_but_legal_json_round_trips() {
     assert!(text.contains("hunter2-PLAINTEXT"));
     assert_eq!(text.matches("\"a\"").count(), depth);
 }
+
+fn sops_bin() -> PathBuf {
+    std::env::var_os("SOPS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| support::repo().join(".tools/bin/sops"))
+}
+
+/// `.sops.yaml` `stores.yaml.indent` outside what yaml.v3 accepts (found fuzzing `sops_config`):
+/// 0 means sops's default 4, values outside 2..=9 become 2, and an absurd number must neither
+/// abort rsops nor change the output. Compared with the real sops.
+#[test]
+fn odd_yaml_indents_match_sops() {
+    let sops = sops_bin();
+    assert!(sops.exists(), "sops not found at {}", sops.display());
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.yaml");
+    std::fs::write(&file, encrypt_fixture()).unwrap();
+    let key_file = support::age1_key_file();
+    for indent in ["0", "1", "3", "9", "10", "100000000000"] {
+        let config = dir.path().join(format!("sops-{indent}.yaml"));
+        std::fs::write(&config, format!("stores:\n  yaml:\n    indent: {indent}\n")).unwrap();
+        let ours = support::rsops_ok(
+            &[
+                "--config",
+                config.to_str().unwrap(),
+                "decrypt",
+                file.to_str().unwrap(),
+            ],
+            &[("SOPS_AGE_KEY_FILE", key_file.as_os_str())],
+        );
+        let theirs = std::process::Command::new(&sops)
+            .args([
+                "--config",
+                config.to_str().unwrap(),
+                "decrypt",
+                file.to_str().unwrap(),
+            ])
+            .env("SOPS_AGE_KEY_FILE", &key_file)
+            .env("SOPS_DISABLE_VERSION_CHECK", "1")
+            .output()
+            .unwrap();
+        assert!(theirs.status.success(), "sops failed for indent {indent}");
+        assert_eq!(
+            String::from_utf8_lossy(&ours),
+            String::from_utf8_lossy(&theirs.stdout),
+            "indent {indent}"
+        );
+    }
+}

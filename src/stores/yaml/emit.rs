@@ -13,10 +13,12 @@ pub struct Emitter {
 }
 
 impl Emitter {
+    /// yaml.v3's emitter replaces an indentation outside 2..=9 by 2, so `stores.yaml.indent: 1`
+    /// or `12` (or an absurd `10000000000`) gives the same output as in sops.
     pub fn new(step: usize) -> Self {
         Emitter {
             out: String::new(),
-            step: step.max(1),
+            step: if (2..=9).contains(&step) { step } else { 2 },
         }
     }
 
@@ -506,6 +508,32 @@ mod tests {
         assert_eq!(one("line1\nline2"), "|-\n    line1\n    line2");
         assert_eq!(one("trail\n\n"), "|+\n    trail\n\n");
         assert_eq!(one("\n"), "|4+\n\n");
+    }
+
+    /// Regression (found while fuzzing `.sops.yaml`): an indent of 1 or 10 differed from sops,
+    /// and 100000000000 aborted on allocation.
+    #[test]
+    fn indentation_outside_2_to_9_is_2_like_yaml_v3() {
+        let mut map = Map::new();
+        map.push("b", Node::Scalar(Scalar::Int(1)));
+        let mut root = Map::new();
+        root.push("a", Node::Map(map));
+        for (step, want) in [
+            (0, 2),
+            (1, 2),
+            (2, 2),
+            (9, 9),
+            (10, 2),
+            (100_000_000_000, 2),
+        ] {
+            let mut e = Emitter::new(step);
+            e.block_map(&root, None, 0, false);
+            assert_eq!(
+                e.out,
+                format!("a:\n{}b: 1\n", " ".repeat(want)),
+                "indent {step}"
+            );
+        }
     }
 
     #[test]
