@@ -9,6 +9,7 @@ pub mod metadata;
 pub mod ops;
 pub mod process_guard;
 pub mod scratch;
+pub mod semver;
 pub mod stores;
 pub mod timefmt;
 pub mod tree;
