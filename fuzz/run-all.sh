@@ -17,7 +17,7 @@ for t in "${targets[@]}"; do
     -max_len=16384 -print_final_stats=1 >"$log" 2>&1
   rc=$?
   execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
-  done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1)
+  done_line=$(grep -E "^#[0-9]+[[:space:]]+DONE" "$log" | tail -1)
   cov=$(grep -oE 'cov: [0-9]+' <<<"$done_line" | grep -oE '[0-9]+')
   ft=$(grep -oE 'ft: [0-9]+' <<<"$done_line" | grep -oE '[0-9]+')
   corp=$(grep -oE 'corp: [0-9]+' <<<"$done_line" | grep -oE '[0-9]+')
