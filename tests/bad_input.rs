@@ -722,16 +722,32 @@ fn sops_bin() -> PathBuf {
 
 /// `.sops.yaml` `stores.yaml.indent` outside what yaml.v3 accepts (found fuzzing `sops_config`):
 /// 0 means sops's default 4, values outside 2..=9 become 2, and an absurd number must neither
-/// abort rsops nor change the output. Compared with the real sops.
+/// abort rsops nor change the output. The document also has multi-line strings as list items,
+/// whose indentation differed from sops (found triaging a `store_yaml` finding). Compared with
+/// the real sops, byte for byte.
 #[test]
 fn odd_yaml_indents_match_sops() {
     let sops = sops_bin();
     assert!(sops.exists(), "sops not found at {}", sops.display());
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("f.yaml");
-    std::fs::write(&file, encrypt_fixture()).unwrap();
+    let plain = format!(
+        "{}certs:\n    - \"-----BEGIN\\nMIIB\\n-----END\\n\"\n    - - \"\\nleading newline\\n\"\n      - \" leading space\\nx\"\n    - k: \"\\nv\\n\"\n",
+        support::FIXTURE_PLAIN
+    );
+    std::fs::write(&file, plain).unwrap();
+    let encrypted = support::rsops_ok(
+        &[
+            "encrypt",
+            "--age",
+            support::AGE1_RECIPIENT,
+            file.to_str().unwrap(),
+        ],
+        &[],
+    );
+    std::fs::write(&file, encrypted).unwrap();
     let key_file = support::age1_key_file();
-    for indent in ["0", "1", "3", "9", "10", "100000000000"] {
+    for indent in ["0", "1", "2", "3", "4", "9", "10", "100000000000"] {
         let config = dir.path().join(format!("sops-{indent}.yaml"));
         std::fs::write(&config, format!("stores:\n  yaml:\n    indent: {indent}\n")).unwrap();
         let ours = support::rsops_ok(

@@ -10,6 +10,9 @@ pub struct Emitter {
     pub out: String,
     /// The configured indentation step (yaml.v3 `SetIndent`).
     step: usize,
+    /// Set while a scalar sequence item is written: yaml.v3 puts a literal block's lines two
+    /// columns right of the `- `, not at the next indentation step as for mapping values.
+    in_list_item: bool,
 }
 
 impl Emitter {
@@ -19,6 +22,7 @@ impl Emitter {
         Emitter {
             out: String::new(),
             step: if (2..=9).contains(&step) { step } else { 2 },
+            in_list_item: false,
         }
     }
 
@@ -170,7 +174,11 @@ impl Emitter {
                     self.block_map(map, None, inner, true);
                 }
                 Node::List(items) if has_values(items) => self.block_list(items, inner, true),
-                _ => self.inline_value(value, inner),
+                _ => {
+                    self.in_list_item = true;
+                    self.inline_value(value, inner);
+                    self.in_list_item = false;
+                }
             }
         }
         let foot_indent = match items.iter().rev().find_map(|i| match i {
@@ -239,6 +247,7 @@ impl Emitter {
                 self.out.push('\'');
             }
             Style::Double => write_double(&mut self.out, s),
+            Style::Literal if self.in_list_item => self.literal(s, indent),
             Style::Literal => self.literal(s, self.nested(indent)),
         }
     }
@@ -508,6 +517,24 @@ mod tests {
         assert_eq!(one("line1\nline2"), "|-\n    line1\n    line2");
         assert_eq!(one("trail\n\n"), "|+\n    trail\n\n");
         assert_eq!(one("\n"), "|4+\n\n");
+    }
+
+    /// Found while triaging a `store_yaml` fuzz finding: a multi-line string that is itself a
+    /// list item (a list of PEM certificates, say) was indented one step deeper than sops does.
+    #[test]
+    fn literal_list_items_sit_two_columns_right_of_the_dash() {
+        let items = vec![
+            ListItem::Value(Node::str("a\nb\n")),
+            ListItem::Value(Node::List(vec![ListItem::Value(Node::str("\nc\n"))])),
+        ];
+        let mut root = Map::new();
+        root.push("l", Node::List(items));
+        let mut e = Emitter::new(4);
+        e.block_map(&root, None, 0, false);
+        assert_eq!(
+            e.out,
+            "l:\n    - |\n      a\n      b\n    - - |4\n\n        c\n"
+        );
     }
 
     /// Regression (found while fuzzing `.sops.yaml`): an indent of 1 or 10 differed from sops,
