@@ -1,9 +1,18 @@
 // Shared by the store targets (included with `include!`, so each target stays one file).
 use rsops::stores::{store_for, Format, StoreOptions};
 
-/// yaml.v3 (and so sops, byte for byte, and rsops with it) can write a block scalar with an
-/// explicit indentation indicator (`|4`) whose content it then cannot read back; seen only for
-/// values that start with a newline inside nested blocks. A known sops quirk, not counted.
+/// Output that sops 3.11.0 writes byte for byte the same and then cannot read back either, so
+/// rsops keeps it (identical output is the contract): yaml.v3's block scalars with an explicit
+/// indentation indicator (`|4`) inside nested blocks, and go-ini's `"""` quoting of values that
+/// contain quotes, backticks or line breaks. Both checked against the real sops.
+fn sops_cannot_either(format: Format, out: &[u8]) -> bool {
+    match format {
+        Format::Yaml => has_indentation_indicator(out),
+        Format::Ini => out.windows(3).any(|w| w == b"\"\"\""),
+        _ => false,
+    }
+}
+
 fn has_indentation_indicator(out: &[u8]) -> bool {
     String::from_utf8_lossy(out).lines().any(|line| {
         let t = line.trim_end();
@@ -22,7 +31,7 @@ fn exercise_store(format: Format, data: &[u8]) {
         if let Ok(out) = store.emit_plain(&doc) {
             if let Err(e) = store.load_plain(&out) {
                 assert!(
-                    format == Format::Yaml && has_indentation_indicator(&out),
+                    sops_cannot_either(format, &out),
                     "the store cannot read back what it wrote: {e}"
                 );
             }
