@@ -3,11 +3,13 @@
 use super::exit::{self, CliError};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
-/// Reads the input file, or stdin when there is none.
-pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, CliError> {
-    match file {
-        Some(path) => std::fs::read(path).map_err(|e| {
+/// Reads the input file, or stdin when there is none. The bytes are often plaintext, so they
+/// are wiped when dropped.
+pub fn read_input(file: Option<&Path>) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let bytes = match file {
+        Some(path) => read_file(path).map_err(|e| {
             CliError::new(
                 exit::COULD_NOT_READ_INPUT_FILE,
                 format!("could not read {}: {e}", path.display()),
@@ -23,7 +25,28 @@ pub fn read_input(file: Option<&Path>) -> Result<Vec<u8>, CliError> {
             })?;
             Ok(bytes)
         }
+    }?;
+    Ok(Zeroizing::new(bytes))
+}
+
+/// Reads a file; a FIFO is opened without waiting for a writer, so a named pipe nobody writes to
+/// reads as empty instead of hanging (process substitution, `<(…)`, has its writer already).
+fn read_file(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+    let is_fifo = std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo());
+    if !is_fifo {
+        return std::fs::read(path);
     }
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+        .open(path)?;
+    // Blocking again for the reads: a writer that is there may be slower than us.
+    let flags = rustix::fs::fcntl_getfl(&file)?;
+    rustix::fs::fcntl_setfl(&file, flags - rustix::fs::OFlags::NONBLOCK)?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    Ok(bytes)
 }
 
 /// The absolute path of an existing input file, or sops's "non-existent file" error (exit 100).

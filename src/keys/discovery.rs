@@ -7,8 +7,9 @@
 use std::collections::HashMap;
 use std::path::PathBuf;
 
-/// The variables the key sources consult, captured once.
-#[derive(Clone, Debug, Default)]
+/// The variables the key sources consult, captured once. `SOPS_AGE_KEY` holds private keys, so
+/// `Debug` shows only which variables are set.
+#[derive(Clone, Default)]
 pub struct Env {
     vars: HashMap<String, String>,
 }
@@ -26,6 +27,14 @@ const KNOWN: &[&str] = &[
     "RSOPS_PGP_PUBLIC_KEYS",
     "RSOPS_PGP_SECRET_KEYS",
 ];
+
+impl std::fmt::Debug for Env {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut names: Vec<&str> = self.vars.keys().map(String::as_str).collect();
+        names.sort_unstable();
+        write!(f, "Env(set: {names:?}, values redacted)")
+    }
+}
 
 impl Env {
     /// The current process environment (only the variables key sources use).
@@ -121,5 +130,14 @@ mod tests {
         assert_eq!(env.gnupg_home().unwrap(), PathBuf::from("/g"));
         assert_eq!(env.gpg_binary(), "/bin/gpg2");
         assert!(env.lookup("SOPS_AGE_KEY").is_none());
+    }
+
+    #[test]
+    fn debug_shows_names_not_secrets() {
+        let env = Env::from_pairs([("SOPS_AGE_KEY", "AGE-SECRET-KEY-1SECRET"), ("HOME", "/h")]);
+        let shown = format!("{env:?}");
+        assert!(shown.contains("SOPS_AGE_KEY"), "{shown}");
+        assert!(!shown.contains("SECRET-KEY"), "{shown}");
+        assert!(!shown.contains("/h"), "{shown}");
     }
 }

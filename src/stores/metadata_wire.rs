@@ -203,6 +203,8 @@ pub fn from_node(node: &Node) -> Result<Metadata, StoreError> {
     if crate::timefmt::parse_rfc3339(&last_modified).is_none() {
         return Err(bad("`lastmodified` is not an RFC 3339 time"));
     }
+    let version = field(map, "version").unwrap_or_default();
+    crate::semver::check(&version).map_err(bad)?;
     let shamir_threshold = match field(map, "shamir_threshold") {
         None => 0,
         Some(v) => v
@@ -216,7 +218,7 @@ pub fn from_node(node: &Node) -> Result<Metadata, StoreError> {
         mac: field(map, "mac").filter(|m| !m.is_empty()),
         rule: read_rule(map)?,
         mac_only_encrypted: read_bool(map, "mac_only_encrypted")?,
-        version: field(map, "version").unwrap_or_default(),
+        version,
     })
 }
 

@@ -12,6 +12,12 @@ pub mod yaml;
 use crate::tree::{Document, Node};
 use std::path::Path;
 
+/// The deepest nesting of mappings and lists a loader accepts. The tree code recurses, so an
+/// unbounded depth would overflow the stack; YAML's parser stops at 255 levels by itself, JSON and
+/// YAML aliases are cut here. sops (Go, growable stacks) allows 10 000 JSON levels; no real
+/// secrets file comes near either number.
+pub const MAX_NESTING: usize = 1000;
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
     Yaml,

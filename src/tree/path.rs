@@ -15,6 +15,9 @@ pub enum PathError {
     Unterminated(String),
     #[error("component `{0}` is neither a quoted key nor a number")]
     NotANumber(String),
+    /// sops drops the last byte as the closing quote; here that byte is inside a character.
+    #[error("component `{0}` is a quoted key without a closing quote")]
+    UnclosedQuote(String),
 }
 
 /// Splits on `[`; each part must end with `]`; quoted parts are keys (no escapes), others indexes.
@@ -26,7 +29,9 @@ pub fn parse_tree_path(text: &str) -> Result<Vec<PathComponent>, PathError> {
             .ok_or_else(|| PathError::Unterminated(part.to_string()))?;
         if inner.starts_with(['"', '\'']) {
             let key = if inner.len() >= 2 {
-                &inner[1..inner.len() - 1]
+                inner
+                    .get(1..inner.len() - 1)
+                    .ok_or_else(|| PathError::UnclosedQuote(part.to_string()))?
             } else {
                 ""
             };
@@ -278,6 +283,29 @@ mod tests {
         assert_eq!(
             unset(&mut root, &p(r#"["zz"]"#)),
             Err(LookupError::KeyNotFound("zz".into()))
+        );
+    }
+
+    /// Regression (fuzz target `tree_path`): a quoted key whose last character is multi-byte
+    /// was cut inside that character and panicked.
+    #[test]
+    fn multibyte_char_in_place_of_the_closing_quote() {
+        assert_eq!(
+            parse_tree_path("[\"\u{7d1}]"),
+            Err(PathError::UnclosedQuote("\"\u{7d1}]".into()))
+        );
+        assert_eq!(
+            parse_tree_path("[\"ab\u{e9}]"),
+            Err(PathError::UnclosedQuote("\"ab\u{e9}]".into()))
+        );
+        // An ASCII last character is dropped as the quote, as sops does.
+        assert_eq!(
+            parse_tree_path("[\"abc]"),
+            Ok(vec![PathComponent::Key("ab".into())])
+        );
+        assert_eq!(
+            parse_tree_path("[\"\u{e9}\"]"),
+            Ok(vec![PathComponent::Key("\u{e9}".into())])
         );
     }
 }

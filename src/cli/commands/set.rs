@@ -71,7 +71,7 @@ pub fn run_set(global: &GlobalArgs, args: &SetArgs) -> Result<(), CliError> {
         s
     } else if args.value_file {
         let value_path = PathBuf::from(&args.args[2]);
-        String::from_utf8(io::read_input(Some(&value_path))?).map_err(|_| {
+        String::from_utf8(io::read_input(Some(&value_path))?.to_vec()).map_err(|_| {
             CliError::new(
                 exit::ERROR_INVALID_SET_FORMAT,
                 "the value file is not UTF-8 JSON",

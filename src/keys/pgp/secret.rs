@@ -30,8 +30,11 @@ pub(super) struct SecretKeys {
 }
 
 fn read_tsks(path: &Path) -> Result<Vec<Cert>, String> {
-    let bytes = std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    let parser = CertParser::from_bytes(&bytes)
+    // The keyring holds secret key material: wipe the raw bytes once parsed.
+    let bytes = Zeroizing::new(
+        std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?,
+    );
+    let parser = CertParser::from_bytes(&bytes[..])
         .map_err(|e| format!("cannot parse {}: {e}", path.display()))?;
     Ok(parser.filter_map(Result::ok).filter(Cert::is_tsk).collect())
 }

@@ -103,6 +103,9 @@ impl<'a> Decoder<'a> {
                     if !self.value_allowed() {
                         return self.unexpected();
                     }
+                    if self.stack.len() >= crate::stores::MAX_NESTING {
+                        return syntax(self.pos, "objects and arrays are nested too deeply");
+                    }
                     self.pos += 1;
                     self.stack.push(self.state);
                     self.state = if c == b'[' {
@@ -563,5 +566,22 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("line 2"), "{text}");
         assert!(!text.contains("nope"));
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let nested = |depth: usize| {
+            format!("{}1{}", "{\"a\":".repeat(depth), "}".repeat(depth)).into_bytes()
+        };
+        let max = crate::stores::MAX_NESTING;
+        assert!(parse_object_strict(&nested(max)).is_ok());
+        assert!(parse_object_lenient(&nested(max)).is_ok());
+        // Regression (fuzz/bad-input matrix): 100 000 levels overflowed the stack.
+        for deep in [nested(max + 1), nested(100_000)] {
+            let err = parse_object_strict(&deep).unwrap_err().to_string();
+            assert!(err.contains("nested too deeply"), "{err}");
+            let err = parse_object_lenient(&deep).unwrap_err().to_string();
+            assert!(err.contains("nested too deeply"), "{err}");
+        }
     }
 }

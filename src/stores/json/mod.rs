@@ -12,6 +12,8 @@ use crate::tree::{Document, Map, Node};
 use encode::Indenter;
 
 const SOPS_KEY: &str = "sops";
+/// The widest indentation unit rsops writes; sops has no limit (and runs out of memory).
+const MAX_JSON_INDENT: usize = 1024;
 
 pub struct JsonStore {
     indent: Option<usize>,
@@ -29,15 +31,23 @@ impl JsonStore {
         JsonStore { indent }
     }
 
-    fn unit(&self) -> String {
+    /// sops repeats the space `indent` times whatever the number, so a huge value exhausts memory
+    /// there; here it is an error.
+    fn unit(&self) -> Result<String, StoreError> {
         match self.indent {
-            None => "\t".to_string(),
-            Some(n) => " ".repeat(n),
+            None => Ok("\t".to_string()),
+            Some(n) if n <= MAX_JSON_INDENT => Ok(" ".repeat(n)),
+            Some(n) => Err(StoreError::Emit {
+                format: "json",
+                message: format!(
+                    "an indentation of {n} spaces is too large (at most {MAX_JSON_INDENT})"
+                ),
+            }),
         }
     }
 
     fn emit_map(&self, map: &Map) -> Result<Vec<u8>, StoreError> {
-        let unit = self.unit();
+        let unit = self.unit()?;
         let mut out = Vec::new();
         Indenter { unit: &unit }.map(&mut out, map, 0)?;
         out.push(b'\n');
@@ -89,7 +99,7 @@ impl Store for JsonStore {
 
     /// sops's `EmitValue`: the value indented like a file, without the trailing newline.
     fn emit_value(&self, value: &Node) -> Result<Vec<u8>, StoreError> {
-        let unit = self.unit();
+        let unit = self.unit()?;
         let mut out = Vec::new();
         Indenter { unit: &unit }.node(&mut out, value, 0)?;
         Ok(out)
@@ -174,6 +184,23 @@ mod tests {
         assert!(meta.unwrap().as_map().unwrap().contains_key("version"));
         let (_, none) = store.load_encrypted(br#"{"a": 1}"#).unwrap();
         assert!(none.is_none());
+    }
+
+    /// A `.sops.yaml` `stores.json.indent: 100000000000` aborted on allocation; now an error.
+    #[test]
+    fn absurd_indentation_is_an_error() {
+        let doc = Document::single({
+            let mut m = Map::new();
+            m.push("a", Node::str("b"));
+            m
+        });
+        let err = JsonStore::with_indent(Some(100_000_000_000))
+            .emit_plain(&doc)
+            .unwrap_err();
+        assert!(err.to_string().contains("too large"), "{err}");
+        assert!(JsonStore::with_indent(Some(MAX_JSON_INDENT))
+            .emit_plain(&doc)
+            .is_ok());
     }
 
     #[test]

@@ -10,13 +10,19 @@ pub struct Emitter {
     pub out: String,
     /// The configured indentation step (yaml.v3 `SetIndent`).
     step: usize,
+    /// Set while a scalar sequence item is written: yaml.v3 puts a literal block's lines two
+    /// columns right of the `- `, not at the next indentation step as for mapping values.
+    in_list_item: bool,
 }
 
 impl Emitter {
+    /// yaml.v3's emitter replaces an indentation outside 2..=9 by 2, so `stores.yaml.indent: 1`
+    /// or `12` (or an absurd `10000000000`) gives the same output as in sops.
     pub fn new(step: usize) -> Self {
         Emitter {
             out: String::new(),
-            step: step.max(1),
+            step: if (2..=9).contains(&step) { step } else { 2 },
+            in_list_item: false,
         }
     }
 
@@ -173,7 +179,11 @@ impl Emitter {
                     self.block_map(map, None, inner, true);
                 }
                 Node::List(items) if has_values(items) => self.block_list(items, inner, true),
-                _ => self.inline_value(value, inner),
+                _ => {
+                    self.in_list_item = true;
+                    self.inline_value(value, inner);
+                    self.in_list_item = false;
+                }
             }
         }
         let foot_indent = match items.iter().rev().find_map(|i| match i {
@@ -242,6 +252,7 @@ impl Emitter {
                 self.out.push('\'');
             }
             Style::Double => write_double(&mut self.out, s),
+            Style::Literal if self.in_list_item => self.literal(s, indent),
             Style::Literal => self.literal(s, self.nested(indent)),
         }
     }
@@ -547,6 +558,50 @@ mod tests {
         assert_eq!(one("line1\nline2"), "|-\n    line1\n    line2");
         assert_eq!(one("trail\n\n"), "|+\n    trail\n\n");
         assert_eq!(one("\n"), "|4+\n\n");
+    }
+
+    /// Found while triaging a `store_yaml` fuzz finding: a multi-line string that is itself a
+    /// list item (a list of PEM certificates, say) was indented one step deeper than sops does.
+    #[test]
+    fn literal_list_items_sit_two_columns_right_of_the_dash() {
+        let items = vec![
+            ListItem::Value(Node::str("a\nb\n")),
+            ListItem::Value(Node::List(vec![ListItem::Value(Node::str("\nc\n"))])),
+        ];
+        let mut root = Map::new();
+        root.push("l", Node::List(items));
+        let mut e = Emitter::new(4);
+        e.block_map(&root, None, 0, false);
+        assert_eq!(
+            e.out,
+            "l:\n    - |\n      a\n      b\n    - - |4\n\n        c\n"
+        );
+    }
+
+    /// Regression (found while fuzzing `.sops.yaml`): an indent of 1 or 10 differed from sops,
+    /// and 100000000000 aborted on allocation.
+    #[test]
+    fn indentation_outside_2_to_9_is_2_like_yaml_v3() {
+        let mut map = Map::new();
+        map.push("b", Node::Scalar(Scalar::Int(1)));
+        let mut root = Map::new();
+        root.push("a", Node::Map(map));
+        for (step, want) in [
+            (0, 2),
+            (1, 2),
+            (2, 2),
+            (9, 9),
+            (10, 2),
+            (100_000_000_000, 2),
+        ] {
+            let mut e = Emitter::new(step);
+            e.block_map(&root, None, 0, false);
+            assert_eq!(
+                e.out,
+                format!("a:\n{}b: 1\n", " ".repeat(want)),
+                "indent {step}"
+            );
+        }
     }
 
     #[test]

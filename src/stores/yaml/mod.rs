@@ -20,7 +20,12 @@ impl YamlStore {
     }
 
     fn emit(&self, branches: &[Map], metadata: Option<&Node>) -> Vec<u8> {
-        let mut e = emit::Emitter::new(self.options.yaml_indent);
+        // sops's getIndentation: 0 (unset) means its default of 4.
+        let step = match self.options.yaml_indent {
+            0 => 4,
+            n => n,
+        };
+        let mut e = emit::Emitter::new(step);
         for (i, branch) in branches.iter().enumerate() {
             e.document(branch, metadata.map(|m| ("sops", m)), i == 0);
         }

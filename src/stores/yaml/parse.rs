@@ -6,7 +6,7 @@ use super::resolve::{resolve_plain, Resolved};
 use crate::stores::StoreError;
 use crate::tree::{ListItem, Map, MapItem, Node, Scalar};
 use base64::Engine;
-use granit_parser::{Event, Options, Parser, ScalarStyle, StructureStyle, Tag};
+use granit_parser::{ErrorKind, Event, Options, Parser, ScalarStyle, StructureStyle, Tag};
 use std::collections::HashMap;
 
 const FORMAT: &str = "yaml";
@@ -53,7 +53,11 @@ fn read_events(text: &str) -> Result<Vec<Ev<'_>>, StoreError> {
     for item in Parser::new_from_str_with_options(text, options) {
         let (event, span) = item.map_err(|e| {
             let m = e.marker();
-            syntax(m.line(), m.col(), "invalid YAML syntax")
+            let message = match e.kind() {
+                ErrorKind::RecursionLimitExceeded => "collections are nested too deeply",
+                _ => "invalid YAML syntax",
+            };
+            syntax(m.line(), m.col(), message)
         })?;
         out.push(Ev {
             line: span.start.line(),
@@ -147,6 +151,32 @@ enum Prev {
     Value,
 }
 
+/// How many nodes aliases may add to one file. yaml.v3 refuses "excessive aliasing" too; without
+/// a limit a few lines of nested aliases (a "billion laughs") expand past all memory.
+const ALIAS_EXPANSION_BUDGET: usize = 1_000_000;
+
+/// The node count and depth of `node`, or `None` as soon as the count passes `cap` or the depth
+/// passes `max_depth`. Iterative, so measuring cannot itself overflow the stack.
+fn measure(node: &Node, cap: usize, max_depth: usize) -> Option<usize> {
+    let mut stack = vec![(node, 1usize)];
+    let mut count = 0;
+    while let Some((n, depth)) = stack.pop() {
+        count += 1;
+        if count > cap || depth > max_depth {
+            return None;
+        }
+        match n {
+            Node::Map(m) => stack.extend(m.entries().map(|(_, v)| (v, depth + 1))),
+            Node::List(items) => stack.extend(items.iter().filter_map(|i| match i {
+                ListItem::Value(v) => Some((v, depth + 1)),
+                ListItem::Comment(_) => None,
+            })),
+            Node::Scalar(_) => {}
+        }
+    }
+    Some(count)
+}
+
 struct Comment<'a> {
     text: &'a str,
     line: usize,
@@ -158,6 +188,8 @@ struct Builder<'a> {
     line_starts: Vec<usize>,
     frames: Vec<Frame>,
     anchors: HashMap<usize, Node>,
+    /// Nodes aliases may still add (see [`ALIAS_EXPANSION_BUDGET`]).
+    alias_budget: usize,
     check_duplicates: bool,
     /// Comments waiting for the next node (yaml.v3 head comments).
     heads: Vec<String>,
@@ -513,6 +545,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
         line_starts: line_starts(text),
         frames: Vec::new(),
         anchors: HashMap::new(),
+        alias_budget: ALIAS_EXPANSION_BUDGET,
         check_duplicates: true,
         heads: Vec::new(),
         heads_inside: Vec::new(),
@@ -618,11 +651,20 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
             }
             Event::Alias(id) => {
                 b.flush_heads_before_node();
-                let node = b
+                let anchored = b
                     .anchors
                     .get(id)
-                    .cloned()
                     .ok_or_else(|| syntax(ev.line, ev.col, "unknown anchor"))?;
+                let room = crate::stores::MAX_NESTING.saturating_sub(b.frames.len());
+                let size = measure(anchored, b.alias_budget, room).ok_or_else(|| {
+                    syntax(
+                        ev.line,
+                        ev.col,
+                        "aliases expand to too large or too deep a document",
+                    )
+                })?;
+                b.alias_budget -= size;
+                let node = anchored.clone();
                 if b.expecting_key() {
                     match node {
                         Node::Scalar(Scalar::Str(s)) => b.key(s, ev.line, ev.col)?,
@@ -701,4 +743,50 @@ fn finish_document(b: &mut Builder, ev: &Ev) -> Result<Map, StoreError> {
     }
     b.anchors.clear();
     Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (bad-input matrix): ten-fold aliases nested 30 times ("billion laughs")
+    /// exhausted memory; yaml.v3 refuses such files too.
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut s = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..30 {
+            let p = i - 1;
+            let refs = vec![format!("*a{p}"); 10].join(", ");
+            s.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let err = parse(s.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("aliases expand"), "{err}");
+    }
+
+    /// Each alias one level deeper than the last: the expanded depth is bounded too.
+    #[test]
+    fn alias_chains_cannot_nest_past_the_limit() {
+        let mut s = String::from("a0: &a0 [x]\n");
+        for i in 1..=crate::stores::MAX_NESTING + 5 {
+            s.push_str(&format!("a{i}: &a{i} [*a{}]\n", i - 1));
+        }
+        let err = parse(s.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("aliases expand"), "{err}");
+    }
+
+    #[test]
+    fn modest_aliasing_still_works() {
+        let docs = parse(b"base: &b {k: v, l: [1, 2]}\none: *b\ntwo: *b\n").unwrap();
+        assert_eq!(docs[0].get("two"), docs[0].get("base"));
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = format!("a: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        let err = parse(deep.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("nested too deeply"), "{err}");
+        let block = "- ".repeat(100_000) + "x\n";
+        let err = parse(block.as_bytes()).unwrap_err().to_string();
+        assert!(err.contains("nested too deeply"), "{err}");
+    }
 }

@@ -1,0 +1,363 @@
+//! Crash-safe writes: `rsops encrypt -i`, `rotate -i` and `edit` are SIGKILLed at random moments,
+//! many times; afterwards the file must be the old or the new complete version — never empty,
+//! partial, or plaintext where ciphertext belongs. A full disk (a tiny tmpfs when the tests run as
+//! root, and a file-size limit everywhere) must leave the original intact and say so.
+//!
+//! `RSOPS_CRASH_ITERATIONS` sets the kills per command (default 40).
+
+#[path = "harden_support/mod.rs"]
+mod support;
+
+use rand::Rng;
+use rsops::keys::age::AgeIdentities;
+use rsops::keys::discovery::Env;
+use rsops::keys::KeyUnwrapper;
+use rsops::ops::{decrypt, load_encrypted, DecryptOptions};
+use rsops::stores::{store_for, Format, StoreOptions};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+use support::{age1_key_file, rsops_bin, AGE1_RECIPIENT};
+
+fn iterations() -> usize {
+    std::env::var("RSOPS_CRASH_ITERATIONS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(40)
+}
+
+/// A plaintext big enough that encryption and writing take a measurable time.
+fn big_plaintext() -> String {
+    let mut s = String::from("# crash test\n");
+    for i in 0..3000 {
+        s.push_str(&format!("key{i}: value-{i}-PLAINTEXT-{}\n", "x".repeat(40)));
+    }
+    s
+}
+
+/// Decrypts `bytes` in-process with keys/age1.txt and returns the plaintext YAML.
+fn decrypt_yaml(bytes: &[u8]) -> Result<Vec<u8>, String> {
+    let store = store_for(Format::Yaml, StoreOptions::default());
+    let file = load_encrypted(store.as_ref(), bytes).map_err(|e| e.to_string())?;
+    let key = std::fs::read_to_string(support::repo().join("keys/age1.txt")).unwrap();
+    let age = AgeIdentities::with_env(Env::from_pairs([("SOPS_AGE_KEY", key)]));
+    let unwrappers: [&dyn KeyUnwrapper; 1] = [&age];
+    let plain = decrypt(
+        file,
+        &DecryptOptions {
+            unwrappers: &unwrappers,
+            decryption_order: &[],
+            ignore_mac: false,
+            stash: None,
+        },
+    )
+    .map_err(|e| e.to_string())?;
+    store.emit_plain(&plain.doc).map_err(|e| e.to_string())
+}
+
+fn command(args: &[&str], file: &Path, env: &[(&str, &str)]) -> Command {
+    let mut c = Command::new(rsops_bin());
+    c.args(args)
+        .arg(file)
+        .env("SOPS_AGE_KEY_FILE", age1_key_file())
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c
+}
+
+/// How long one uninterrupted run takes, so kills can land anywhere in it (and a bit after).
+fn full_run_time(args: &[&str], setup: &dyn Fn(&Path), env: &[(&str, &str)]) -> Duration {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.yaml");
+    setup(&file);
+    let start = Instant::now();
+    let status = command(args, &file, env).status().unwrap();
+    assert!(status.success(), "uninterrupted {args:?} failed");
+    start.elapsed()
+}
+
+#[derive(Default, Debug)]
+struct Tally {
+    old: usize,
+    new: usize,
+    leftover_temps: usize,
+}
+
+/// Kills `args` at random moments; `classify` says whether the file is the old or the new
+/// version (or returns why it is neither).
+fn kill_repeatedly(
+    args: &[&str],
+    env: &[(&str, &str)],
+    setup: &dyn Fn(&Path),
+    classify: &dyn Fn(&[u8]) -> Result<bool, String>,
+) -> Tally {
+    let full = full_run_time(args, setup, env).as_micros() as u64 + 1;
+    let mut rng = rand::thread_rng();
+    let mut tally = Tally::default();
+    for i in 0..iterations() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f.yaml");
+        setup(&file);
+        let mut child = command(args, &file, env).spawn().unwrap();
+        // Half the kills anywhere in (and a little past) a run, half in its last third, where
+        // the output is written and renamed.
+        let at = if i % 2 == 0 {
+            rng.gen_range(0..full * 12 / 10)
+        } else {
+            rng.gen_range(full * 2 / 3..full * 11 / 10)
+        };
+        std::thread::sleep(Duration::from_micros(at));
+        let _ = child.kill();
+        let _ = child.wait();
+        let bytes = std::fs::read(&file)
+            .unwrap_or_else(|e| panic!("{args:?} iteration {i}: the file is gone: {e}"));
+        match classify(&bytes) {
+            Ok(true) => tally.new += 1,
+            Ok(false) => tally.old += 1,
+            Err(why) => panic!(
+                "{args:?} iteration {i}: the file is neither the old nor the new version: {why}\n{}",
+                String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
+            ),
+        }
+        for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
+            if entry.path() != file {
+                tally.leftover_temps += 1;
+                check_leftover(&entry.path(), args);
+            }
+        }
+    }
+    eprintln!("{args:?}: {} kills, {tally:?}", iterations());
+    tally
+}
+
+/// A SIGKILLed write can leave its temp file behind (nothing can remove it); it must never hold
+/// plaintext of an encrypting command.
+fn check_leftover(path: &Path, args: &[&str]) {
+    let name = path.file_name().unwrap().to_string_lossy().to_string();
+    assert!(
+        name.starts_with(".rsops-") && name.ends_with(".tmp"),
+        "{args:?}: unexpected file {name} next to the target"
+    );
+    let bytes = std::fs::read(path).unwrap();
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains("-PLAINTEXT-"),
+        "{args:?}: leftover temp file {name} holds plaintext"
+    );
+}
+
+#[test]
+fn sigkill_during_encrypt_in_place() {
+    let plain = big_plaintext();
+    let expected = decrypt_yaml(&encrypted(&plain)).unwrap();
+    let setup = |f: &Path| std::fs::write(f, &plain).unwrap();
+    let classify = |bytes: &[u8]| -> Result<bool, String> {
+        if bytes == plain.as_bytes() {
+            return Ok(false);
+        }
+        let got = decrypt_yaml(bytes)?;
+        if got == expected {
+            Ok(true)
+        } else {
+            Err("decrypts to something else".into())
+        }
+    };
+    let tally = kill_repeatedly(
+        &["encrypt", "--age", AGE1_RECIPIENT, "-i"],
+        &[],
+        &setup,
+        &classify,
+    );
+    assert_eq!(tally.old + tally.new, iterations());
+}
+
+fn encrypted(plain: &str) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.yaml");
+    std::fs::write(&file, plain).unwrap();
+    let status = command(&["encrypt", "--age", AGE1_RECIPIENT, "-i"], &file, &[])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    std::fs::read(&file).unwrap()
+}
+
+#[test]
+fn sigkill_during_rotate_in_place() {
+    let plain = big_plaintext();
+    let original = encrypted(&plain);
+    let expected = decrypt_yaml(&original).unwrap();
+    let setup = |f: &Path| std::fs::write(f, &original).unwrap();
+    let classify = |bytes: &[u8]| -> Result<bool, String> {
+        if bytes == original.as_slice() {
+            return Ok(false);
+        }
+        if decrypt_yaml(bytes)? == expected {
+            Ok(true)
+        } else {
+            Err("decrypts to something else".into())
+        }
+    };
+    kill_repeatedly(&["rotate", "-i"], &[], &setup, &classify);
+}
+
+#[test]
+fn sigkill_during_edit() {
+    let plain = big_plaintext();
+    let original = encrypted(&plain);
+    let expected_old = decrypt_yaml(&original).unwrap();
+    let editor = editor_script();
+    let setup = |f: &Path| std::fs::write(f, &original).unwrap();
+    let classify = |bytes: &[u8]| -> Result<bool, String> {
+        if bytes == original.as_slice() {
+            return Ok(false);
+        }
+        let got = decrypt_yaml(bytes)?;
+        if got == expected_old {
+            return Err("rewritten, but without the edit".into());
+        }
+        let text = String::from_utf8_lossy(&got);
+        if text.contains("key0: edited") && text.contains("key2999: value-2999") {
+            Ok(true)
+        } else {
+            Err("decrypts to an unexpected document".into())
+        }
+    };
+    let editor_env = editor.1.to_str().unwrap().to_string();
+    let scratch = tempfile::tempdir().unwrap();
+    let tmpdir = scratch.path().to_str().unwrap().to_string();
+    kill_repeatedly(
+        &["edit"],
+        &[("EDITOR", editor_env.as_str()), ("TMPDIR", tmpdir.as_str())],
+        &setup,
+        &classify,
+    );
+    // SIGKILL cannot be caught, so the editor's scratch copy of a killed run can stay behind in
+    // its private 0700 directory; anything left must be inside such a directory.
+    for entry in std::fs::read_dir(scratch.path()).unwrap().flatten() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = entry.metadata().unwrap().permissions().mode() & 0o777;
+        assert!(
+            entry.file_type().unwrap().is_dir() && mode == 0o700,
+            "scratch entry {:?} is not a 0700 directory",
+            entry.path()
+        );
+    }
+}
+
+/// An "editor" that changes the first value in place.
+fn editor_script() -> (tempfile::TempDir, PathBuf) {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("editor.sh");
+    std::fs::write(
+        &path,
+        "#!/bin/sh\nsed -i 's/^key0: .*/key0: edited/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (dir, path)
+}
+
+/// The no-space and file-too-large errors: the command fails with sops's write error code,
+/// says the original is unchanged, leaves it byte for byte, and leaves no temp file.
+fn assert_write_failure_is_safe(file: &Path, original: &[u8], run: &support::Run) {
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.code, Some(3), "expected exit 3; stderr: {stderr}");
+    assert!(
+        stderr.contains("left unchanged"),
+        "the error does not say the original is intact: {stderr}"
+    );
+    assert_eq!(
+        std::fs::read(file).unwrap(),
+        original,
+        "the original changed"
+    );
+    let dir = file.parent().unwrap();
+    let others: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p != file)
+        .collect();
+    assert!(others.is_empty(), "temp files left behind: {others:?}");
+}
+
+#[test]
+fn file_size_limit_leaves_original_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f.yaml");
+    let plain = big_plaintext();
+    std::fs::write(&file, &plain).unwrap();
+    // SIGXFSZ ignored, so the write fails with EFBIG instead of killing the process.
+    let run = limited_run(
+        "trap '' XFSZ; ulimit -f 64; exec \"$@\"",
+        &["encrypt", "--age", AGE1_RECIPIENT, "-i"],
+        &file,
+    );
+    assert_write_failure_is_safe(&file, plain.as_bytes(), &run);
+}
+
+fn limited_run(script: &str, args: &[&str], file: &Path) -> support::Run {
+    let out = Command::new("sh")
+        .arg("-c")
+        .arg(script)
+        .arg("sh")
+        .arg(rsops_bin())
+        .args(args)
+        .arg(file)
+        .env("SOPS_AGE_KEY_FILE", age1_key_file())
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .output()
+        .unwrap();
+    support::Run {
+        code: out.status.code(),
+        signal: None,
+        stdout: out.stdout,
+        stderr: out.stderr,
+        timed_out: false,
+    }
+}
+
+/// A real full disk: a 256 KiB tmpfs holding a 150 KiB plaintext, which cannot also hold its
+/// encrypted copy. Needs root (mount); elsewhere the file-size test above covers the path.
+#[test]
+fn full_tmpfs_leaves_original_intact() {
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipping the tmpfs check: not root (the file-size-limit test covers it)");
+        return;
+    }
+    let mount_point = tempfile::tempdir().unwrap();
+    let mounted = Command::new("mount")
+        .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
+        .arg(mount_point.path())
+        .status()
+        .is_ok_and(|s| s.success());
+    if !mounted {
+        eprintln!("skipping the tmpfs check: mount is not permitted here");
+        return;
+    }
+    let result = std::panic::catch_unwind(|| {
+        let file = mount_point.path().join("f.yaml");
+        let plain = big_plaintext();
+        let plain = &plain[..150 * 1024];
+        let plain = &plain[..plain.rfind('\n').unwrap() + 1];
+        std::fs::write(&file, plain).unwrap();
+        let run = limited_run(
+            "exec \"$@\"",
+            &["encrypt", "--age", AGE1_RECIPIENT, "-i"],
+            &file,
+        );
+        assert_write_failure_is_safe(&file, plain.as_bytes(), &run);
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        assert!(stderr.contains("No space left"), "{stderr}");
+    });
+    let _ = Command::new("umount").arg(mount_point.path()).status();
+    if let Err(panic) = result {
+        std::panic::resume_unwind(panic);
+    }
+}

@@ -1,0 +1,442 @@
+//! Secret hygiene: every error path we can provoke keeps plaintext out of stderr (with and
+//! without `--verbose`) and out of stdout when it fails; the scratch files of `edit` and
+//! `exec-file` are 0600 in a 0700 directory and gone afterwards, on success, on failure and on
+//! SIGTERM; the process runs with core dumps off.
+
+#[path = "harden_support/mod.rs"]
+mod support;
+
+use std::ffi::OsStr;
+use std::path::PathBuf;
+use support::{encrypt_fixture, run_rsops_with_stdin, Limits, AGE1_RECIPIENT, PLAINTEXT_MARKERS};
+
+struct Case {
+    name: &'static str,
+    args: Vec<String>,
+    stdin: Vec<u8>,
+    env: Vec<(&'static str, String)>,
+}
+
+struct Setup {
+    dir: tempfile::TempDir,
+    encrypted: PathBuf,
+}
+
+impl Setup {
+    fn new() -> Setup {
+        let dir = tempfile::tempdir().unwrap();
+        let encrypted = dir.path().join("enc.yaml");
+        std::fs::write(&encrypted, encrypt_fixture()).unwrap();
+        Setup { dir, encrypted }
+    }
+
+    /// A file in the directory, with the given contents.
+    fn file(&self, name: &str, contents: &str) -> String {
+        let path = self.dir.path().join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.display().to_string()
+    }
+
+    fn enc(&self) -> String {
+        self.encrypted.display().to_string()
+    }
+
+    /// The encrypted fixture, edited by `f`, as a new file.
+    fn tampered(&self, name: &str, f: impl Fn(&str) -> String) -> String {
+        let text = std::fs::read_to_string(&self.encrypted).unwrap();
+        let changed = f(&text);
+        assert_ne!(changed, text, "{name}: tampering changed nothing");
+        self.file(name, &changed)
+    }
+
+    fn script(&self, name: &str, body: &str) -> String {
+        use std::os::unix::fs::PermissionsExt;
+        let path = self.file(name, &format!("#!/bin/sh\n{body}\n"));
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        path
+    }
+}
+
+fn case(name: &'static str, args: &[&str]) -> Case {
+    Case {
+        name,
+        args: args.iter().map(|s| s.to_string()).collect(),
+        stdin: Vec::new(),
+        env: Vec::new(),
+    }
+}
+
+/// The value line of `key` in the encrypted fixture, relabelled with another type tag: it still
+/// authenticates (the type is not part of the AAD), so decryption gets as far as parsing the
+/// plaintext as the wrong type — an error raised while holding the plaintext.
+fn retype(text: &str, key: &str, to: &str) -> String {
+    let line = text
+        .lines()
+        .find(|l| l.trim_start().starts_with(&format!("{key}: ENC[")))
+        .unwrap();
+    text.replacen(line, &line.replace("type:str]", &format!("type:{to}]")), 1)
+}
+
+fn error_cases(s: &Setup) -> Vec<Case> {
+    let enc = s.enc();
+    let bad_yaml = s.file(
+        "bad.yaml",
+        "password: [hunter2-PLAINTEXT\nuser: {s3cr3t-user-PLAINTEXT\n",
+    );
+    let bad_env = s.file("bad.env", "OK=1\nhunter2-PLAINTEXT\n");
+    let bad_ini = s.file("bad.ini", "[s]\nhunter2-PLAINTEXT\n");
+    let bad_json = s.file("bad.json", "{\"a\": hunter2-PLAINTEXT}");
+    let non_string_key = s.file("key.yaml", "? [hunter2-PLAINTEXT]\n: 1\n");
+    let retyped_int = s.tampered("int.yaml", |t| retype(t, "password", "int"));
+    let retyped_bool = s.tampered("bool.yaml", |t| retype(t, "user", "bool"));
+    let retyped_time = s.tampered("time.yaml", |t| retype(t, "password", "time"));
+    let mac_mismatch = s.tampered("mac.yaml", |t| {
+        let line = t.lines().find(|l| l.contains("port: ENC[")).unwrap();
+        t.replacen(&format!("{line}\n"), "", 1)
+    });
+    let swapped = s.tampered("swap.yaml", |t| {
+        // Moving a ciphertext to another key breaks its AAD.
+        let user = t.lines().find(|l| l.contains("user: ENC[")).unwrap();
+        let pass = t.lines().find(|l| l.contains("password: ENC[")).unwrap();
+        let user_enc = user.split_once(": ").unwrap().1;
+        t.replacen(
+            user,
+            &format!("    user: {}", pass.split_once(": ").unwrap().1),
+            1,
+        )
+        .replacen(pass, &format!("    password: {user_enc}"), 1)
+    });
+    let editor_invalid = s.script(
+        "ed-invalid.sh",
+        "printf 'password: [hunter2-PLAINTEXT-edited\\n' > \"$1\"",
+    );
+    let editor_fails = s.script("ed-fails.sh", "cat \"$1\" >&2; exit 3");
+    let unwritable = s
+        .dir
+        .path()
+        .join("no/such/dir/out.yaml")
+        .display()
+        .to_string();
+    let age2 = support::repo().join("keys/age2.txt").display().to_string();
+    let mut cases = vec![
+        case(
+            "encrypt bad yaml",
+            &["encrypt", "--age", AGE1_RECIPIENT, &bad_yaml],
+        ),
+        case(
+            "encrypt bad dotenv",
+            &["encrypt", "--age", AGE1_RECIPIENT, &bad_env],
+        ),
+        case(
+            "encrypt bad ini",
+            &["encrypt", "--age", AGE1_RECIPIENT, &bad_ini],
+        ),
+        case(
+            "encrypt bad json",
+            &["encrypt", "--age", AGE1_RECIPIENT, &bad_json],
+        ),
+        case(
+            "encrypt non-string key",
+            &["encrypt", "--age", AGE1_RECIPIENT, &non_string_key],
+        ),
+        case("decrypt str as int", &["decrypt", &retyped_int]),
+        case("decrypt str as bool", &["decrypt", &retyped_bool]),
+        case("decrypt str as time", &["decrypt", &retyped_time]),
+        case("decrypt mac mismatch", &["decrypt", &mac_mismatch]),
+        case("decrypt moved value", &["decrypt", &swapped]),
+        case(
+            "decrypt extract missing",
+            &["decrypt", "--extract", "[\"db\"][\"nope\"]", &enc],
+        ),
+        case(
+            "decrypt extract into a string",
+            &[
+                "decrypt",
+                "--extract",
+                "[\"db\"][\"password\"][\"x\"]",
+                &enc,
+            ],
+        ),
+        case(
+            "decrypt bad extract path",
+            &["decrypt", "--extract", "[\"db\"", &enc],
+        ),
+        case(
+            "decrypt nested to dotenv",
+            &["decrypt", "--output-type", "dotenv", &enc],
+        ),
+        case(
+            "decrypt to unwritable output",
+            &["decrypt", "--output", &unwritable, &enc],
+        ),
+        case(
+            "set invalid json value",
+            &[
+                "set",
+                &enc,
+                "[\"db\"][\"password\"]",
+                "\"hunter2-PLAINTEXT-new",
+            ],
+        ),
+        case("unset missing", &["unset", &enc, "[\"db\"][\"nope\"]"]),
+        case(
+            "rotate to unwritable",
+            &["rotate", "--output", &unwritable, &enc],
+        ),
+        case("exec-env failing child", &["exec-env", &enc, "exit 3"]),
+        case("exec-file failing child", &["exec-file", &enc, "false {}"]),
+        Case {
+            env: vec![("EDITOR", editor_invalid)],
+            ..case("edit writes invalid yaml", &["edit", &enc])
+        },
+        Case {
+            env: vec![("EDITOR", editor_fails)],
+            ..case("editor fails", &["edit", &enc])
+        },
+        Case {
+            // A malformed private key must not be echoed back.
+            env: vec![
+                (
+                    "SOPS_AGE_KEY",
+                    "AGE-SECRET-KEY-1HUNTER2PLAINTEXTQQQQ".into(),
+                ),
+                ("SOPS_AGE_KEY_FILE", "/nonexistent".into()),
+            ],
+            ..case("decrypt with a malformed identity", &["decrypt", &enc])
+        },
+        Case {
+            env: vec![("SOPS_AGE_KEY_FILE", age2)],
+            ..case("decrypt wrong key", &["decrypt", &enc])
+        },
+        Case {
+            stdin: b"password: [hunter2-PLAINTEXT\n".to_vec(),
+            ..case(
+                "encrypt bad stdin",
+                &[
+                    "encrypt",
+                    "--age",
+                    AGE1_RECIPIENT,
+                    "--filename-override",
+                    "x.yaml",
+                ],
+            )
+        },
+    ];
+    // `-d` legacy spelling of a failing decrypt, too.
+    cases.push(case("legacy -d mac mismatch", &["-d", &mac_mismatch]));
+    cases
+}
+
+/// The editor's own stderr (`cat "$1" >&2`) is the editor's business, not a leak by rsops.
+const CHILD_OUTPUT_ALLOWED: &[&str] = &["editor fails"];
+
+#[test]
+fn no_plaintext_in_any_error() {
+    let s = Setup::new();
+    let cases = error_cases(&s);
+    let mut problems = Vec::new();
+    for c in &cases {
+        for verbose in [false, true] {
+            let mut args = c.args.clone();
+            if verbose {
+                args.insert(0, "--verbose".to_string());
+            }
+            let key_file = support::age1_key_file();
+            let mut env: Vec<(&str, &OsStr)> = vec![("SOPS_AGE_KEY_FILE", key_file.as_os_str())];
+            for (k, v) in &c.env {
+                env.retain(|(name, _)| name != k);
+                env.push((k, OsStr::new(v)));
+            }
+            let run = run_rsops_with_stdin(&args, &env, &Limits::default(), Some(&c.stdin));
+            let label = format!("{}{}", c.name, if verbose { " (--verbose)" } else { "" });
+            let stderr = String::from_utf8_lossy(&run.stderr);
+            let stdout = String::from_utf8_lossy(&run.stdout);
+            match run.code {
+                Some(0) => problems.push(format!("{label}: succeeded; stderr: {stderr}")),
+                Some(101) | None => problems.push(format!("{label}: crashed: {stderr}")),
+                Some(_) => {}
+            }
+            if !stdout.is_empty() {
+                problems.push(format!("{label}: failed but wrote to stdout: {stdout}"));
+            }
+            if !CHILD_OUTPUT_ALLOWED.contains(&c.name) {
+                for marker in PLAINTEXT_MARKERS.iter().chain(&["hunter2-", "HUNTER2"]) {
+                    if stderr.contains(marker) {
+                        problems.push(format!("{label}: `{marker}` in stderr: {stderr}"));
+                    }
+                }
+            }
+        }
+    }
+    assert!(
+        problems.is_empty(),
+        "{} problems in {} cases:\n{}",
+        problems.len(),
+        cases.len() * 2,
+        problems.join("\n")
+    );
+}
+
+/// What the scratch-file checks need: an encrypted file, a private TMPDIR that must end empty,
+/// and a place where the "editor"/child records what it saw.
+struct Scratch {
+    s: Setup,
+    tmpdir: tempfile::TempDir,
+    record: PathBuf,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        let s = Setup::new();
+        let record = s.dir.path().join("record");
+        Scratch {
+            s,
+            tmpdir: tempfile::tempdir().unwrap(),
+            record,
+        }
+    }
+
+    /// A script that records the mode of its file argument and of that file's directory.
+    fn recorder(&self, name: &str, then: &str) -> String {
+        self.s.script(
+            name,
+            &format!(
+                "f=\"$1\"; [ -z \"$f\" ] && f=\"$RSOPS_FILE\"\nstat -c '%a %F' \"$f\" \"$(dirname \"$f\")\" >> {}\n{then}",
+                self.record.display()
+            ),
+        )
+    }
+
+    fn run(&self, args: &[&str], env: &[(&str, &str)]) -> support::Run {
+        let key_file = support::age1_key_file();
+        let mut all: Vec<(&str, &OsStr)> = vec![
+            ("SOPS_AGE_KEY_FILE", key_file.as_os_str()),
+            ("TMPDIR", self.tmpdir.path().as_os_str()),
+        ];
+        all.extend(env.iter().map(|(k, v)| (*k, OsStr::new(v))));
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        support::run_rsops(&args, &all, &Limits::default())
+    }
+
+    fn assert_clean(&self, label: &str) {
+        let left: Vec<_> = std::fs::read_dir(self.tmpdir.path())
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        assert!(left.is_empty(), "{label}: scratch left behind: {left:?}");
+        let record = std::fs::read_to_string(&self.record).unwrap_or_default();
+        for line in record.lines() {
+            assert!(
+                line == "600 regular file" || line == "600 fifo" || line == "700 directory",
+                "{label}: scratch with a loose mode: {line}"
+            );
+        }
+        let _ = std::fs::remove_file(&self.record);
+    }
+}
+
+#[test]
+fn scratch_files_are_private_and_removed() {
+    let sc = Scratch::new();
+    let enc = sc.s.enc();
+    let edit_ok = sc.recorder("ed-ok.sh", "sed -i 's/port: 5432/port: 5433/' \"$1\"");
+    let edit_fail = sc.recorder("ed-fail.sh", "exit 4");
+    let edit_invalid = sc.recorder("ed-invalid.sh", "echo 'a: [' > \"$1\"");
+    let edit_same = sc.recorder("ed-same.sh", "true");
+    // (label, editor, expected exit code)
+    let edits = [
+        ("edit ok", &edit_ok, 0),
+        ("edit editor fails", &edit_fail, 1),
+        ("edit invalid result", &edit_invalid, 1),
+        ("edit unchanged", &edit_same, 200),
+    ];
+    for (label, editor, code) in edits {
+        let run = sc.run(&["edit", &enc], &[("EDITOR", editor)]);
+        assert_eq!(
+            run.code,
+            Some(code),
+            "{label}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        sc.assert_clean(label);
+    }
+    let record = sc.record.display().to_string();
+    for (label, extra) in [
+        ("exec-file fifo", vec![]),
+        ("exec-file no-fifo", vec!["--no-fifo"]),
+    ] {
+        for (child, code) in [("true", 0), ("false", 1)] {
+            let command = format!(
+                "stat -c '%a %F' {{}} $(dirname {{}}) >> {record}; cat {{}} > /dev/null; {child}"
+            );
+            let mut args = vec!["exec-file"];
+            args.extend(&extra);
+            args.push(&enc);
+            args.push(&command);
+            let run = sc.run(&args, &[]);
+            assert_eq!(
+                run.code,
+                Some(code),
+                "{label}/{child}: {}",
+                String::from_utf8_lossy(&run.stderr)
+            );
+            sc.assert_clean(label);
+        }
+    }
+}
+
+/// SIGTERM while the editor runs: rsops removes the scratch directory and exits 143.
+#[test]
+fn sigterm_during_edit_removes_scratch() {
+    use std::time::{Duration, Instant};
+    let sc = Scratch::new();
+    let started = sc.s.dir.path().join("started");
+    let editor = sc.s.script(
+        "ed-slow.sh",
+        &format!("touch {}; sleep 30", started.display()),
+    );
+    let mut child = std::process::Command::new(support::rsops_bin())
+        .args(["edit", &sc.s.enc()])
+        .env("SOPS_AGE_KEY_FILE", support::age1_key_file())
+        .env("TMPDIR", sc.tmpdir.path())
+        .env("EDITOR", &editor)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !started.exists() {
+        assert!(Instant::now() < deadline, "the editor never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let pid = rustix::process::Pid::from_raw(child.id() as i32).unwrap();
+    rustix::process::kill_process(pid, rustix::process::Signal::TERM).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(143));
+    sc.assert_clean("sigterm during edit");
+}
+
+/// The limit rsops sets at startup is inherited by what it runs: the editor sees no core dumps.
+#[test]
+fn core_dumps_are_off_for_the_process_and_its_children() {
+    let sc = Scratch::new();
+    let out = sc.s.dir.path().join("limits");
+    let editor = sc.s.script(
+        "ed-limits.sh",
+        &format!(
+            "ulimit -c > {out}; grep 'core file' /proc/$PPID/limits >> {out}; exit 9",
+            out = out.display()
+        ),
+    );
+    sc.run(&["edit", &sc.s.enc()], &[("EDITOR", &editor)]);
+    let seen = std::fs::read_to_string(&out).unwrap();
+    let mut lines = seen.lines();
+    assert_eq!(lines.next(), Some("0"), "{seen}");
+    let parent = lines.next().unwrap();
+    assert!(
+        parent.split_whitespace().nth(4) == Some("0"),
+        "rsops's own soft core limit is not 0: {parent}"
+    );
+}
