@@ -36,10 +36,9 @@ struct Row {
     key_file: &'static str,
 }
 
-/// Exit code when an encrypted file cannot be loaded (syntax, nesting, metadata shape). sops
-/// 3.11.0 exits 1 here; this branch still exits 2 (COULD_NOT_READ_INPUT_FILE). main's
-/// `ops::Error::Load` (load errors exit 1) fixes that: set this to 1 when merging it.
-const LOAD_ERROR: u8 = 2;
+/// Exit code when an encrypted file cannot be loaded (syntax, nesting, metadata shape): sops 3.11.0
+/// returns that error unwrapped, so the CLI exits 1 (`ops::Error::Load`).
+const LOAD_ERROR: u8 = 1;
 
 const DECRYPT: &[&str] = &["decrypt"];
 const DECRYPT_YAML: &[&str] = &["decrypt", "--input-type", "yaml", "--output-type", "yaml"];
