@@ -226,6 +226,14 @@ fn rows() -> Vec<Row> {
             2,
             "yaml",
         ),
+        // Regression (fuzz target `sops_config`): lone CRs as line breaks, with a comment.
+        row(
+            "yaml with lone CRs",
+            ENCRYPT_AGE,
+            file("a.yaml", "a: 1\r# c\rb: 2\r"),
+            0,
+            "",
+        ),
         // Depth and size.
         row(
             "yaml flow nesting 100000",

@@ -423,9 +423,17 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// Byte offsets where lines start, counting line breaks as YAML (and the parser's line numbers)
+/// do: CR LF, LF, and a lone CR.
 fn line_starts(src: &str) -> Vec<usize> {
+    let bytes = src.as_bytes();
     let mut v = vec![0];
-    v.extend(src.match_indices('\n').map(|(i, _)| i + 1));
+    for (i, &b) in bytes.iter().enumerate() {
+        let lone_cr = b == b'\r' && bytes.get(i + 1) != Some(&b'\n');
+        if b == b'\n' || lone_cr {
+            v.push(i + 1);
+        }
+    }
     v
 }
 
@@ -573,8 +581,9 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                     col: ev.col,
                 };
                 let own_line = b
-                    .src
-                    .get(b.line_starts[ev.line - 1]..ev.start_byte)
+                    .line_starts
+                    .get(ev.line.wrapping_sub(1))
+                    .and_then(|&start| b.src.get(start..ev.start_byte))
                     .is_some_and(|s| s.trim().is_empty());
                 if own_line {
                     run.push(c);
@@ -772,6 +781,17 @@ mod tests {
         }
         let err = parse(s.as_bytes()).unwrap_err().to_string();
         assert!(err.contains("aliases expand"), "{err}");
+    }
+
+    /// Regression (fuzz target `sops_config`): lone CRs are line breaks to the parser but were not
+    /// counted when finding where a comment's line starts — an index out of bounds.
+    #[test]
+    fn lone_carriage_returns_are_line_breaks() {
+        let src = "se,:\n\r\r\r\r\r\r\rs-:]tation_rules:\n    :torcreses:\n    #yaml:\n";
+        let _ = parse(src.as_bytes());
+        assert_eq!(line_starts("a\rb\r\nc\nd"), vec![0, 2, 5, 7]);
+        let docs = parse(b"a: 1\r# c\rb: 2\r").unwrap();
+        assert!(docs[0].contains_key("b"));
     }
 
     #[test]
