@@ -107,14 +107,7 @@ fn new_file_session(
     path: PathBuf,
 ) -> Result<Session, CliError> {
     let setup = plan::Setup::new(global, Some(&path), &args.format)?;
-    let keys = NewFileKeys::resolve(
-        global,
-        &args.keys,
-        &args.partial,
-        setup.config.as_ref(),
-        setup.rule_path.as_deref(),
-        setup.formats.input,
-    )?;
+    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup)?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
     let doc = in_store

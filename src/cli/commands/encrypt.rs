@@ -1,10 +1,7 @@
 use crate::cli::args::{EncryptArgs, GlobalArgs, KeyArgs, PartialArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
-use rsops::config::ConfigFile;
 use rsops::ops::{self, EncryptPlan};
-use rsops::stores::Format;
-use std::path::Path;
 
 pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     if args.file.is_none() {
@@ -28,14 +25,7 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     let file = args.file.as_deref().map(io::existing_file).transpose()?;
     let setup = plan::Setup::new(global, file.as_deref(), &args.format)?;
 
-    let keys = NewFileKeys::resolve(
-        global,
-        &args.keys,
-        &args.partial,
-        setup.config.as_ref(),
-        setup.rule_path.as_deref(),
-        setup.formats.input,
-    )?;
+    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup)?;
     let input = io::read_input(file.as_deref())?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
@@ -66,10 +56,13 @@ impl NewFileKeys {
         global: &GlobalArgs,
         keys: &KeyArgs,
         partial: &PartialArgs,
-        config: Option<&ConfigFile>,
-        rule_path: Option<&Path>,
-        input: Format,
+        setup: &plan::Setup,
     ) -> Result<NewFileKeys, CliError> {
+        let (config, rule_path, input) = (
+            setup.config.as_ref(),
+            setup.rule_path.as_deref(),
+            setup.formats.input,
+        );
         let flag_keys = plan::keys_from_flags(keys)?;
         // Like sops, a config with creation rules must have one for this file, even when the
         // keys come from flags: the rule also carries the partial-encryption options.
