@@ -5,7 +5,7 @@
 pub mod path;
 mod walk;
 
-pub use walk::{walk_leaves_mut, Leaf, LeafMut, Selector};
+pub use walk::{for_each_leaf, walk_leaves_mut, Leaf, LeafMut, LeafSlot, Leaves, Selector};
 
 use zeroize::Zeroize;
 
@@ -71,6 +71,12 @@ impl Document {
     pub fn wipe_and_leak(mut self) {
         self.wipe();
         std::mem::forget(self);
+    }
+
+    /// How many scalars and comments the tree holds: an upper bound of the leaves a walk visits,
+    /// found without building the walk's paths.
+    pub fn leaf_count(&self) -> usize {
+        self.branches.iter().map(Map::leaf_count).sum()
     }
 
     /// Zeroes every string and byte buffer in the tree; called on drop of plaintext documents.
@@ -150,6 +156,16 @@ impl Map {
         })
     }
 
+    fn leaf_count(&self) -> usize {
+        self.items
+            .iter()
+            .map(|item| match item {
+                MapItem::Entry { value, .. } => value.leaf_count(),
+                MapItem::Comment(_) => 1,
+            })
+            .sum()
+    }
+
     fn wipe(&mut self) {
         for item in &mut self.items {
             match item {
@@ -182,6 +198,20 @@ impl Node {
         }
     }
 
+    fn leaf_count(&self) -> usize {
+        match self {
+            Node::Map(map) => map.leaf_count(),
+            Node::List(items) => items
+                .iter()
+                .map(|item| match item {
+                    ListItem::Value(node) => node.leaf_count(),
+                    ListItem::Comment(_) => 1,
+                })
+                .sum(),
+            Node::Scalar(_) => 1,
+        }
+    }
+
     fn wipe(&mut self) {
         match self {
             Node::Map(map) => map.wipe(),
@@ -199,7 +229,8 @@ impl Node {
 }
 
 impl Scalar {
-    fn wipe(&mut self) {
+    /// Zeroes the value's text or bytes in place; for plaintext that leaves the tree.
+    pub fn wipe(&mut self) {
         match self {
             Scalar::Str(s) | Scalar::Time(s) => s.zeroize(),
             Scalar::Bytes(b) => b.zeroize(),

@@ -5,6 +5,7 @@
 
 use super::{Document, ListItem, Map, MapItem, Node, Scalar};
 use regex::Regex;
+use std::ops::Range;
 
 /// The partial-encryption rule of a file. sops allows at most one; none means the default
 /// `_unencrypted` suffix.
@@ -88,49 +89,180 @@ pub enum LeafMut {
     Comment(String),
 }
 
-struct Walker<'s, F> {
-    selector: &'s Selector,
-    aad: String,
-    comments: Vec<Vec<String>>,
-    visit: F,
+impl LeafMut {
+    /// Zeroes the leaf's text in place, for plaintext a visitor replaces.
+    pub fn wipe(&mut self) {
+        match self {
+            LeafMut::Scalar(s) => s.wipe(),
+            LeafMut::Comment(c) => zeroize::Zeroize::zeroize(c),
+        }
+    }
+}
+
+/// Where a leaf lives in the tree.
+enum Slot<'t> {
+    MapValue(&'t mut Scalar),
+    MapComment(&'t mut String),
+    /// A list's non-null scalar or comment: the item itself, as a visitor may turn one into
+    /// the other.
+    ListItem(&'t mut ListItem),
+}
+
+/// One leaf of a document, found by [`Leaves::collect`]: its verdict, its additional data and a
+/// handle to take it out of the tree and put its replacement back.
+pub struct LeafSlot<'t> {
+    slot: Slot<'t>,
+    aad: Range<usize>,
+    encrypt: bool,
+    is_comment: bool,
+    in_list: bool,
+}
+
+impl LeafSlot<'_> {
+    /// Moves the leaf out, leaving a null (or an empty comment) behind until [`Self::put`].
+    pub fn take(&mut self) -> LeafMut {
+        match &mut self.slot {
+            Slot::MapValue(scalar) => LeafMut::Scalar(std::mem::replace(*scalar, Scalar::Null)),
+            Slot::MapComment(text) => LeafMut::Comment(std::mem::take(*text)),
+            Slot::ListItem(item) => match &mut **item {
+                ListItem::Comment(text) => LeafMut::Comment(std::mem::take(text)),
+                ListItem::Value(Node::Scalar(scalar)) => {
+                    LeafMut::Scalar(std::mem::replace(scalar, Scalar::Null))
+                }
+                // Never collected: lists only hand out scalars and comments.
+                ListItem::Value(_) => LeafMut::Scalar(Scalar::Null),
+            },
+        }
+    }
+
+    /// Puts a leaf's replacement where the leaf was. A list comment turned into a string (as
+    /// sops does when it encrypts one) becomes a list value, and a list string decrypted to a
+    /// comment becomes a comment again.
+    pub fn put(&mut self, value: LeafMut) {
+        match (&mut self.slot, value) {
+            (Slot::MapValue(scalar), LeafMut::Scalar(s)) => **scalar = s,
+            // A map value that decrypts to a comment has no comment slot to go to.
+            (Slot::MapValue(scalar), LeafMut::Comment(c)) => **scalar = Scalar::Str(c),
+            (Slot::MapComment(text), LeafMut::Comment(c) | LeafMut::Scalar(Scalar::Str(c))) => {
+                **text = c
+            }
+            (Slot::MapComment(text), LeafMut::Scalar(_)) => **text = String::new(),
+            (Slot::ListItem(item), LeafMut::Comment(c)) => **item = ListItem::Comment(c),
+            (Slot::ListItem(item), LeafMut::Scalar(s)) => **item = ListItem::Value(Node::Scalar(s)),
+        }
+    }
+
+    /// The walk's facts about this leaf, with its additional data `aad`.
+    pub fn describe<'a>(&self, aad: &'a str) -> Leaf<'a> {
+        Leaf {
+            aad,
+            encrypt: self.encrypt,
+            is_comment: self.is_comment,
+            in_list: self.in_list,
+        }
+    }
+
+    /// This leaf's additional data, for a leaf collected into `leaves_aads` ([`Leaves::aads`]).
+    pub fn collected_aad<'a>(&self, leaves_aads: &'a str) -> &'a str {
+        &leaves_aads[self.aad.clone()]
+    }
+}
+
+/// Every leaf of a document in sops's order, each with its verdict. Verdicts and additional
+/// data are fixed when the leaves are collected, before any visitor changes a value, which is
+/// also what a one-at-a-time walk sees: a comment counts for the rules as it was read.
+/// Holding mutable handles into the tree, the list can be cut into chunks for threads.
+pub struct Leaves<'t> {
+    pub slots: Vec<LeafSlot<'t>>,
+    /// The additional data of all leaves, one after the other; each slot has its range.
+    pub aads: String,
+}
+
+impl<'t> Leaves<'t> {
+    pub fn collect(doc: &'t mut Document, selector: &Selector) -> Leaves<'t> {
+        let mut leaves = Leaves {
+            slots: Vec::new(),
+            aads: String::new(),
+        };
+        let collected: Result<(), std::convert::Infallible> =
+            for_each_leaf(doc, selector, |mut slot, aad| {
+                let start = leaves.aads.len();
+                leaves.aads.push_str(aad);
+                slot.aad = start..leaves.aads.len();
+                leaves.slots.push(slot);
+                Ok(())
+            });
+        match collected {
+            Ok(()) => leaves,
+            Err(never) => match never {},
+        }
+    }
 }
 
 /// Visits every leaf of every branch in document order. The visitor gets the leaf by value and
-/// returns what replaces it; a list comment turned into a string (as sops does when it encrypts
-/// one) becomes a list value, and a list string decrypted to a comment becomes a comment again.
-pub fn walk_leaves_mut<E, F>(doc: &mut Document, selector: &Selector, visit: F) -> Result<(), E>
+/// returns what replaces it (see [`LeafSlot::put`]).
+pub fn walk_leaves_mut<E, F>(doc: &mut Document, selector: &Selector, mut visit: F) -> Result<(), E>
 where
     F: FnMut(&Leaf, LeafMut) -> Result<LeafMut, E>,
 {
-    let mut walker = Walker {
+    for_each_leaf(doc, selector, |mut slot, aad| {
+        let value = slot.take();
+        let out = visit(&slot.describe(aad), value)?;
+        slot.put(out);
+        Ok(())
+    })
+}
+
+/// The one traversal: hands every leaf, in order and with its verdict and additional data, to
+/// `sink`, and stops at the first error it returns.
+pub fn for_each_leaf<'t, E, S>(doc: &'t mut Document, selector: &Selector, sink: S) -> Result<(), E>
+where
+    S: FnMut(LeafSlot<'t>, &str) -> Result<(), E>,
+{
+    let mut collector = Collector {
         selector,
         aad: String::new(),
         comments: Vec::new(),
-        visit,
+        sink,
+        _sink_types: std::marker::PhantomData,
     };
     for branch in &mut doc.branches {
-        walker.map(branch, false)?;
+        collector.map(branch, false)?;
     }
     Ok(())
 }
 
-impl<'s, E, F> Walker<'s, F>
+struct Collector<'s, 't, E, S> {
+    selector: &'s Selector,
+    aad: String,
+    comments: Vec<Vec<String>>,
+    sink: S,
+    _sink_types: std::marker::PhantomData<fn(LeafSlot<'t>) -> E>,
+}
+
+impl<'t, E, S> Collector<'_, 't, E, S>
 where
-    F: FnMut(&Leaf, LeafMut) -> Result<LeafMut, E>,
+    S: FnMut(LeafSlot<'t>, &str) -> Result<(), E>,
 {
-    fn leaf(&mut self, path_matched: bool, in_list: bool, value: LeafMut) -> Result<LeafMut, E> {
-        let is_comment = matches!(value, LeafMut::Comment(_));
+    fn leaf(
+        &mut self,
+        slot: Slot<'t>,
+        path_matched: bool,
+        in_list: bool,
+        is_comment: bool,
+    ) -> Result<(), E> {
         let encrypt = self
             .selector
             .should_encrypt(path_matched, &self.comments, is_comment);
         let aad = if self.aad.is_empty() { ":" } else { &self.aad };
-        let leaf = Leaf {
-            aad,
+        let slot = LeafSlot {
+            slot,
+            aad: 0..0,
             encrypt,
             is_comment,
             in_list,
         };
-        (self.visit)(&leaf, value)
+        (self.sink)(slot, aad)
     }
 
     fn note_comment(&mut self, text: &str) {
@@ -147,18 +279,13 @@ where
         }
     }
 
-    fn map(&mut self, map: &mut Map, path_matched: bool) -> Result<(), E> {
+    fn map(&mut self, map: &'t mut Map, path_matched: bool) -> Result<(), E> {
         self.comments.push(Vec::new());
         for item in &mut map.items {
             match item {
                 MapItem::Comment(text) => {
                     self.note_comment(text);
-                    let taken = std::mem::take(text);
-                    *text = match self.leaf(path_matched, false, LeafMut::Comment(taken))? {
-                        LeafMut::Comment(c) => c,
-                        LeafMut::Scalar(Scalar::Str(s)) => s,
-                        LeafMut::Scalar(_) => String::new(),
-                    };
+                    self.leaf(Slot::MapComment(text), path_matched, false, true)?;
                 }
                 MapItem::Entry { key, value } => {
                     let saved = self.aad.len();
@@ -176,22 +303,17 @@ where
         Ok(())
     }
 
-    fn list(&mut self, items: &mut [ListItem], path_matched: bool) -> Result<(), E> {
+    fn list(&mut self, items: &'t mut [ListItem], path_matched: bool) -> Result<(), E> {
         self.comments.push(Vec::new());
         for item in items.iter_mut() {
             match item {
                 ListItem::Comment(text) => {
                     self.note_comment(text);
-                    let taken = std::mem::take(text);
-                    let out = self.leaf(path_matched, true, LeafMut::Comment(taken))?;
-                    *item = leaf_to_list_item(out);
+                    self.leaf(Slot::ListItem(item), path_matched, true, true)?;
                 }
-                ListItem::Value(Node::Scalar(scalar)) => {
-                    if !matches!(scalar, Scalar::Null) {
-                        let taken = std::mem::replace(scalar, Scalar::Null);
-                        let out = self.leaf(path_matched, true, LeafMut::Scalar(taken))?;
-                        *item = leaf_to_list_item(out);
-                    }
+                ListItem::Value(Node::Scalar(Scalar::Null)) => self.clear_comments(),
+                ListItem::Value(Node::Scalar(_)) => {
+                    self.leaf(Slot::ListItem(item), path_matched, true, false)?;
                     self.clear_comments();
                 }
                 ListItem::Value(node) => {
@@ -204,27 +326,12 @@ where
         Ok(())
     }
 
-    fn node(&mut self, node: &mut Node, path_matched: bool) -> Result<(), E> {
+    fn node(&mut self, node: &'t mut Node, path_matched: bool) -> Result<(), E> {
         match node {
             Node::Map(map) => self.map(map, path_matched),
             Node::List(items) => self.list(items, path_matched),
             Node::Scalar(Scalar::Null) => Ok(()),
-            Node::Scalar(scalar) => {
-                let taken = std::mem::replace(scalar, Scalar::Null);
-                match self.leaf(path_matched, false, LeafMut::Scalar(taken))? {
-                    LeafMut::Scalar(s) => *scalar = s,
-                    // A map value that decrypts to a comment has no comment slot to go to.
-                    LeafMut::Comment(c) => *scalar = Scalar::Str(c),
-                }
-                Ok(())
-            }
+            Node::Scalar(scalar) => self.leaf(Slot::MapValue(scalar), path_matched, false, false),
         }
-    }
-}
-
-fn leaf_to_list_item(out: LeafMut) -> ListItem {
-    match out {
-        LeafMut::Comment(c) => ListItem::Comment(c),
-        LeafMut::Scalar(s) => ListItem::Value(Node::Scalar(s)),
     }
 }

@@ -500,10 +500,12 @@ pub(super) fn key_string(
 
 /// Parses every document; each must be a mapping (or empty).
 pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
-    if let Some(map) = super::fast::parse(bytes) {
+    // Encrypted files end in a `sops:` block the fast reader declines only when it reaches it,
+    // after reading all the data: split it off first so the data is not read twice.
+    if let Some(map) = parse_with_metadata_tail(bytes) {
         return Ok(vec![map]);
     }
-    if let Some(map) = parse_with_metadata_tail(bytes) {
+    if let Some(map) = super::fast::parse(bytes) {
         return Ok(vec![map]);
     }
     parse_full(bytes)
