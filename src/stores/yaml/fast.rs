@@ -306,10 +306,8 @@ impl<'a> Reader<'a> {
                 Some(n) if spaces < n => break,
                 Some(_) => {}
             }
-            if newline.is_none() {
-                // The scalar's last line has no line break: chomping differs; full parser.
-                return None;
-            }
+            // A last line without a line break chomps differently: the full parser's job.
+            newline?;
             if blank {
                 breaks += 1;
             } else {
