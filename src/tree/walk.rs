@@ -219,7 +219,7 @@ pub fn for_each_leaf<'t, E, S>(doc: &'t mut Document, selector: &Selector, sink:
 where
     S: FnMut(LeafSlot<'t>, &str) -> Result<(), E>,
 {
-    let mut collector = Collector {
+    let mut traversal = Traversal {
         selector,
         aad: String::new(),
         comments: Vec::new(),
@@ -227,12 +227,12 @@ where
         _sink_types: std::marker::PhantomData,
     };
     for branch in &mut doc.branches {
-        collector.map(branch, false)?;
+        traversal.map(branch, false)?;
     }
     Ok(())
 }
 
-struct Collector<'s, 't, E, S> {
+struct Traversal<'s, 't, E, S> {
     selector: &'s Selector,
     aad: String,
     comments: Vec<Vec<String>>,
@@ -240,7 +240,7 @@ struct Collector<'s, 't, E, S> {
     _sink_types: std::marker::PhantomData<fn(LeafSlot<'t>) -> E>,
 }
 
-impl<'t, E, S> Collector<'_, 't, E, S>
+impl<'t, E, S> Traversal<'_, 't, E, S>
 where
     S: FnMut(LeafSlot<'t>, &str) -> Result<(), E>,
 {
