@@ -27,6 +27,7 @@ const INPUTS: &[&str] = &[
     "anchors.yaml",
     "multidoc.yaml",
     "comments.yaml",
+    "dedented_comments.yaml",
     "partial.yaml",
     "basic.json",
     "basic.env",

@@ -98,18 +98,23 @@ fn encrypted_round_trip_matches_sops() {
     for file in corpus() {
         let path = file.to_str().unwrap();
         let enc = sops(&root(), &["encrypt", "--age", AGE_RECIPIENT, path]);
+        let enc_path = dir.path().join("f.enc.yaml");
+        std::fs::write(&enc_path, &enc).unwrap();
+        let dec = sops(dir.path(), &["decrypt", enc_path.to_str().unwrap()]);
         let (doc, meta) = store().load_encrypted(&enc).unwrap();
         let ours = store().emit_encrypted(doc, meta.unwrap()).unwrap();
-        if ours != enc {
+        // yaml.v3 does not always read back what it wrote: a comment written in the column of
+        // an outer block just before the `sops:` key is read into the innermost block, where
+        // it no longer decrypts (sops prints it encrypted). Such files are not fixed points of
+        // sops either, so only files sops itself reads back unchanged are compared here.
+        let sops_reads_back = !String::from_utf8_lossy(&dec).contains("#ENC[");
+        if sops_reads_back && ours != enc {
             failures.push(format!(
                 "{path} (encrypted)\n--- sops:\n{}\n--- ours:\n{}",
                 show(&enc),
                 show(&ours)
             ));
         }
-        let enc_path = dir.path().join("f.enc.yaml");
-        std::fs::write(&enc_path, &enc).unwrap();
-        let dec = sops(dir.path(), &["decrypt", enc_path.to_str().unwrap()]);
         let again = store()
             .emit_plain(&store().load_plain(&dec).unwrap())
             .unwrap();

@@ -232,7 +232,25 @@ impl<'a> Builder<'a> {
         let first_empty = run[0].line <= foot_line && self.prev != Prev::None;
         let mut piece: Vec<&Comment> = Vec::new();
         let mut split_once = false;
+        // Comment lines that run without a blank line from the content to more content, and are
+        // dedented: yaml.v3 keeps the lines of the first one's column with the innermost block,
+        // whatever the column (unless it is the column of the next content, which they then
+        // head). With a blank line before the next content, or at the end of the document, the
+        // column picks the block instead (`foot` with `late`).
+        let unbroken = run.windows(2).all(|w| w[1].line == w[0].line + 1)
+            && next.is_some_and(|(line, _)| run.last().is_some_and(|c| line == c.line + 1));
+        let mut innermost_col = None;
         for (i, c) in run.iter().enumerate() {
+            if let Some(col) = innermost_col {
+                if c.col == col {
+                    piece.push(c);
+                    continue;
+                }
+                let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
+                self.foot(texts, false, col);
+                innermost_col = None;
+                split_once = true;
+            }
             if let Some(&start) = piece.first() {
                 if c.col < next_indent && c.col != start.col {
                     let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
@@ -251,10 +269,19 @@ impl<'a> Builder<'a> {
                 && ((start.line == foot_line && self.prev != Prev::Key) || start.col < next_indent)
             {
                 let dedented = start.col < next_indent;
+                if dedented && unbroken {
+                    innermost_col = Some(start.col);
+                    continue;
+                }
                 let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
                 self.foot(texts, split_once || dedented, start.col);
                 split_once = true;
             }
+        }
+        if let Some(col) = innermost_col {
+            let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
+            self.foot(texts, false, col);
+            return;
         }
         if let Some(&start) = piece.first() {
             if let Some((_, next_col)) = next {
