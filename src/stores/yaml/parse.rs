@@ -207,6 +207,18 @@ struct Builder<'a> {
 }
 
 impl<'a> Builder<'a> {
+    /// Where the next content starts when it is an item of a block sequence, once `closes`
+    /// collections have closed: at the `-`, which is the sequence's column, not the item's.
+    fn item_col(&self, closes: usize) -> Option<usize> {
+        let depth = self.frames.len().checked_sub(closes + 1)?;
+        match &self.frames[depth] {
+            Frame::Seq {
+                col, flow: false, ..
+            } => Some(*col),
+            _ => None,
+        }
+    }
+
     fn innermost_block_col(&self) -> usize {
         self.frames
             .iter()
@@ -624,6 +636,16 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                 continue;
             }
             _ if !run.is_empty() => {
+                let closes = events[i..]
+                    .iter()
+                    .take_while(|e| {
+                        matches!(
+                            e.event,
+                            Event::MappingEnd | Event::SequenceEnd | Event::Comment(..)
+                        )
+                    })
+                    .filter(|e| !matches!(e.event, Event::Comment(..)))
+                    .count();
                 let next = events[i..]
                     .iter()
                     .find(|e| {
@@ -633,7 +655,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                         )
                     })
                     .filter(|e| !matches!(e.event, Event::DocumentEnd | Event::StreamEnd))
-                    .map(|e| (e.line, e.col));
+                    .map(|e| (e.line, b.item_col(closes).unwrap_or(e.col)));
                 let pending = std::mem::take(&mut run);
                 b.place_comments(&pending, next);
             }
