@@ -247,9 +247,12 @@ impl Emitter {
         match style {
             Style::Plain => self.out.push_str(s),
             Style::Single => {
-                self.out.push('\'');
-                self.out.push_str(&s.replace('\'', "''"));
-                self.out.push('\'');
+                let block_indent = if self.in_list_item {
+                    indent
+                } else {
+                    self.nested(indent)
+                };
+                write_single(&mut self.out, s, block_indent);
             }
             Style::Double => write_double(&mut self.out, s),
             Style::Literal if self.in_list_item => self.literal(s, indent),
@@ -469,10 +472,40 @@ fn scan<T: Copy>(s: &str, chars: &[T], to_char: impl Fn(T) -> char) -> Analysis 
     }
 }
 
+/// A single-quoted scalar. Line breaks other than `\n` (U+2028, U+2029, U+0085, `\r`) can end
+/// up here; yaml.v3 writes them raw and indents what follows them to the block indentation.
+fn write_single(out: &mut String, s: &str, block_indent: usize) {
+    out.push('\'');
+    let mut after_break = false;
+    for c in s.chars() {
+        if is_break(c) {
+            if c == '\n' && !after_break {
+                out.push('\n');
+            }
+            out.push(c);
+            after_break = true;
+            continue;
+        }
+        if after_break {
+            out.extend(std::iter::repeat_n(' ', block_indent));
+            after_break = false;
+        }
+        if c == '\'' {
+            out.push('\'');
+        }
+        out.push(c);
+    }
+    out.push('\'');
+}
+
 fn write_double(out: &mut String, s: &str) {
+    // yaml.v3 tests for a byte order mark at the start of the string instead of at each
+    // character, so after a leading BOM it escapes every character.
+    let escape_all = s.starts_with('\u{FEFF}');
     out.push('"');
     for c in s.chars() {
-        if !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\' {
+        if escape_all || !is_printable(c) || c == '\u{FEFF}' || is_break(c) || c == '"' || c == '\\'
+        {
             match c {
                 '\0' => out.push_str("\\0"),
                 '\u{7}' => out.push_str("\\a"),
@@ -550,6 +583,33 @@ mod tests {
         for (input, want) in cases {
             assert_eq!(one(input), want, "{input:?}");
         }
+    }
+
+    /// As sops 3.11.0 decrypts `a: "\u2028x"`, `n: {m: {k: "\u2028y"}}`, `l: ["\u2028z",
+    /// {k: "\u2029w\u2029\u2029v"}]` and a string starting with a BOM.
+    #[test]
+    fn unicode_breaks_and_bom_as_sops_writes_them() {
+        let mut map = Map::new();
+        map.push("a", Node::str("\u{2028}x"));
+        let mut m = Map::new();
+        m.push("k", Node::str("\u{2028}y"));
+        let mut n = Map::new();
+        n.push("m", Node::Map(m));
+        map.push("n", Node::Map(n));
+        let mut item = Map::new();
+        item.push("k", Node::str("\u{2029}w\u{2029}\u{2029}v"));
+        map.push(
+            "l",
+            Node::List(vec![
+                ListItem::Value(Node::str("\u{2028}z")),
+                ListItem::Value(Node::Map(item)),
+            ]),
+        );
+        map.push("s1", Node::str("\u{feff}bom \u{e9} \"q\" \\ x\ty"));
+        let mut e = Emitter::new(4);
+        e.document(&map, None, true);
+        let want = "a: '\u{2028}    x'\n\"n\":\n    m:\n        k: '\u{2028}            y'\nl:\n    - '\u{2028}      z'\n    - k: '\u{2029}        w\u{2029}\u{2029}        v'\ns1: \"\\uFEFF\\x62\\x6F\\x6D\\x20\\xE9\\x20\\\"\\x71\\\"\\x20\\\\\\x20\\x78\\t\\x79\"\n";
+        assert_eq!(e.out, want);
     }
 
     #[test]
