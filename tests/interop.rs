@@ -25,6 +25,7 @@ const INPUTS: &[&str] = &[
     "basic.yaml",
     "timestamps.yaml",
     "anchors.yaml",
+    "anchors_comments.yaml",
     "multidoc.yaml",
     "comments.yaml",
     "dedented_comments.yaml",

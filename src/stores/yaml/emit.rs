@@ -169,6 +169,16 @@ impl Emitter {
                 self.comment(indent, text);
             }
             if !inline {
+                // A mapping item's own head comments (an alias of an anchored mapping has
+                // them) go before its `- `, as yaml.v3 writes them.
+                if let Node::Map(map) = value {
+                    for item in map.items.iter() {
+                        match item {
+                            MapItem::Comment(text) => self.comment(indent, text),
+                            MapItem::Entry { .. } => break,
+                        }
+                    }
+                }
                 self.pad(indent);
             }
             first = false;
