@@ -108,11 +108,42 @@ impl Emitter {
                 self.pad(indent);
             }
             first = false;
-            self.key(key);
-            self.map_value(value, indent);
+            if needs_complex_key(key) {
+                self.complex_entry(key, value, indent);
+            } else {
+                self.key(key);
+                self.map_value(value, indent);
+            }
         }
         for text in pending {
             self.comment(indent, text);
+        }
+    }
+
+    /// yaml.v3's form for a key that cannot be a simple key: `? key` on its own line(s), then
+    /// `: value`, where a nested collection starts on the `:` line at the nested indentation.
+    fn complex_entry(&mut self, key: &str, value: &Node, indent: usize) {
+        self.out.push_str("? ");
+        self.string(key, false, indent);
+        if !self.out.ends_with('\n') {
+            self.out.push('\n');
+        }
+        self.pad(indent);
+        self.out.push(':');
+        let inner = self.nested(indent);
+        match value {
+            Node::Map(map) if map.entries().next().is_some() => {
+                self.pad(inner - indent - 1);
+                self.block_map(map, None, inner, true);
+            }
+            Node::List(items) if has_values(items) => {
+                self.pad(inner - indent - 1);
+                self.block_list(items, inner, true);
+            }
+            _ => {
+                self.out.push(' ');
+                self.inline_value(value, indent);
+            }
         }
     }
 
@@ -301,6 +332,11 @@ impl Emitter {
 
 fn starts_with_break(s: &str) -> bool {
     s.chars().next().is_some_and(is_break)
+}
+
+/// yaml.v3 writes a key as a simple key only up to 128 bytes and on one line.
+fn needs_complex_key(key: &str) -> bool {
+    key.len() > 128 || key.chars().any(is_break)
 }
 
 fn has_values(items: &[ListItem]) -> bool {
