@@ -29,6 +29,7 @@ const INPUTS: &[&str] = &[
     "multidoc.yaml",
     "comments.yaml",
     "dedented_comments.yaml",
+    "value_head_comments.yaml",
     "partial.yaml",
     "basic.json",
     "basic.env",

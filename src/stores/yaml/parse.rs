@@ -219,21 +219,63 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// The column of the innermost block collection that is an indentation level for yaml.v3:
+    /// a sequence in the column of its mapping's keys (`key:` then `- item` below it) is not.
     fn innermost_block_col(&self) -> usize {
-        self.frames
-            .iter()
+        self.innermost_block().map_or(0, |i| self.frames[i].col())
+    }
+
+    fn innermost_block(&self) -> Option<usize> {
+        (0..self.frames.len())
             .rev()
-            .find(|f| !f.flow())
-            .map_or(0, Frame::col)
+            .find(|&i| !self.frames[i].flow() && !self.indentless(i))
+    }
+
+    fn indentless(&self, i: usize) -> bool {
+        match (&self.frames[i], i.checked_sub(1).map(|p| &self.frames[p])) {
+            (
+                Frame::Seq {
+                    col, flow: false, ..
+                },
+                Some(Frame::Map {
+                    col: parent,
+                    flow: false,
+                    ..
+                }),
+            ) => col == parent,
+            _ => false,
+        }
+    }
+
+    /// A foot comment of the innermost block (an indentless sequence's comments are its
+    /// mapping's).
+    fn foot_of_block(&mut self, texts: Vec<&str>) {
+        let target = self
+            .innermost_block()
+            .unwrap_or(self.frames.len().saturating_sub(1));
+        if let Some(frame) = self.frames.get_mut(target) {
+            for t in texts {
+                frame.push_comment(t.to_string());
+            }
+        }
     }
 
     /// Splits a run of whole-line comments into foot and head parts as yaml.v3's scanner does,
     /// and files them. `next` is the position of the following content (None at document end).
-    fn place_comments(&mut self, run: &[Comment<'a>], next: Option<(usize, usize)>) {
+    fn place_comments(
+        &mut self,
+        run: &[Comment<'a>],
+        next: Option<(usize, usize)>,
+        next_opens_collection: bool,
+        next_is_item: bool,
+    ) {
         if run.is_empty() {
             return;
         }
-        if self.frames.last().is_some_and(Frame::flow) {
+        // Between a key and the block collection that is its value, whatever their columns,
+        // comments head the collection's first entry (yaml.v3).
+        let before_value = self.prev == Prev::Key && next_opens_collection;
+        if before_value || self.frames.last().is_some_and(Frame::flow) {
             for c in run {
                 self.heads.push(c.text.to_string());
             }
@@ -252,6 +294,14 @@ impl<'a> Builder<'a> {
         let unbroken = run.windows(2).all(|w| w[1].line == w[0].line + 1)
             && next.is_some_and(|(line, _)| run.last().is_some_and(|c| line == c.line + 1));
         let mut innermost_col = None;
+        // In a sequence in the column of its mapping's keys, content at that column that is no
+        // item of it (a key) leaves it.
+        let in_indentless = self
+            .frames
+            .len()
+            .checked_sub(1)
+            .is_some_and(|i| self.indentless(i));
+        let next_leaves = !next_is_item;
         for (i, c) in run.iter().enumerate() {
             if let Some(col) = innermost_col {
                 if c.col == col {
@@ -259,7 +309,7 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
-                self.foot(texts, false, col);
+                self.foot_of_block(texts);
                 innermost_col = None;
                 split_once = true;
             }
@@ -274,7 +324,9 @@ impl<'a> Builder<'a> {
             let start = piece[0];
             // A dedented comment in the column of the content that follows is that content's
             // head comment (yaml.v3), not a foot of the block it dedents out of.
-            let heads_next = next.is_some_and(|(_, col)| col == start.col && col < next_indent);
+            let heads_next = next.is_some_and(|(_, col)| {
+                col == start.col && (col < next_indent || (in_indentless && next_leaves))
+            });
             if i == 0
                 && first_empty
                 && !heads_next
@@ -290,18 +342,26 @@ impl<'a> Builder<'a> {
                 split_once = true;
             }
         }
-        if let Some(col) = innermost_col {
+        if innermost_col.is_some() {
             let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
-            self.foot(texts, false, col);
+            self.foot_of_block(texts);
             return;
         }
         if let Some(&start) = piece.first() {
-            if let Some((_, next_col)) = next {
-                if next_col < next_indent && next_col != start.col {
+            match next {
+                Some((_, next_col)) if next_col < next_indent && next_col != start.col => {
                     let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
                     self.foot(texts, split_once, start.col);
                     return;
                 }
+                // The rest of a run at the end of the document, after a foot part: its
+                // column picks the block it closes.
+                None if split_once && start.col > 0 => {
+                    let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
+                    self.foot(texts, true, start.col);
+                    return;
+                }
+                _ => {}
             }
             for c in piece {
                 self.heads.push(c.text.to_string());
@@ -395,10 +455,16 @@ impl<'a> Builder<'a> {
     }
 
     fn close(&mut self, next_is_end: bool) -> Result<(), StoreError> {
+        let indentless = self
+            .frames
+            .len()
+            .checked_sub(1)
+            .is_some_and(|i| self.indentless(i));
         let Some(mut frame) = self.frames.pop() else {
             return Ok(());
         };
-        if !self.late_feet.is_empty() && (frame.col() <= self.late_col || !next_is_end) {
+        let picked = frame.col() <= self.late_col && !indentless;
+        if !self.late_feet.is_empty() && (picked || !next_is_end) {
             for t in std::mem::take(&mut self.late_feet) {
                 frame.push_comment(t);
             }
@@ -464,6 +530,21 @@ impl<'a> Builder<'a> {
 
 /// Byte offsets where lines start, counting line breaks as YAML (and the parser's line numbers)
 /// do: CR LF, LF, and a lone CR.
+/// The column of a block sequence's first `-`. The parser reports a sequence in the column of
+/// its mapping's keys (`key:` then `- item` below it) at its first item instead.
+fn dash_col(src: &str, start_byte: usize, col: usize) -> usize {
+    let (Some(before), Some(rest)) = (src.get(..start_byte), src.get(start_byte..)) else {
+        return col;
+    };
+    let trimmed = before.trim_end_matches(' ');
+    let spaces = before.len() - trimmed.len();
+    if !rest.starts_with('-') && trimmed.ends_with('-') && col > spaces {
+        col - spaces - 1
+    } else {
+        col
+    }
+}
+
 fn line_starts(src: &str) -> Vec<usize> {
     let bytes = src.as_bytes();
     let mut v = vec![0];
@@ -646,7 +727,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                     })
                     .filter(|e| !matches!(e.event, Event::Comment(..)))
                     .count();
-                let next = events[i..]
+                let next_event = events[i..]
                     .iter()
                     .find(|e| {
                         !matches!(
@@ -654,10 +735,15 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                             Event::MappingEnd | Event::SequenceEnd | Event::Comment(..)
                         )
                     })
-                    .filter(|e| !matches!(e.event, Event::DocumentEnd | Event::StreamEnd))
-                    .map(|e| (e.line, b.item_col(closes).unwrap_or(e.col)));
+                    .filter(|e| !matches!(e.event, Event::DocumentEnd | Event::StreamEnd));
+                let next = next_event.map(|e| (e.line, b.item_col(closes).unwrap_or(e.col)));
+                let opens = closes == 0
+                    && next_event.is_some_and(|e| {
+                        matches!(e.event, Event::MappingStart(..) | Event::SequenceStart(..))
+                    });
+                let is_item = closes == 0 && b.item_col(0).is_some();
                 let pending = std::mem::take(&mut run);
-                b.place_comments(&pending, next);
+                b.place_comments(&pending, next, opens, is_item);
             }
             _ => {}
         }
@@ -690,7 +776,11 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                 } else {
                     Frame::Seq {
                         items: Vec::new(),
-                        col: ev.col,
+                        col: if flow {
+                            ev.col
+                        } else {
+                            dash_col(b.src, ev.start_byte, ev.col)
+                        },
                         flow,
                         anchor: *anchor,
                     }
