@@ -233,35 +233,49 @@ where
     let mut leaves = Leaves::collect(doc, protection.selector);
     let aads = leaves.aads.as_str();
     let run_len = leaves.slots.len().div_ceil(threads).max(1);
-    let new_worker = &new_worker;
-    let fed: Vec<_> = std::thread::scope(|scope| {
+    let run_on = |run: &mut [LeafSlot]| -> Result<MacFeed, CryptoError> {
+        let mut work = new_worker();
+        let mut feed = MacFeed::Recorded {
+            bytes: Zeroizing::new(Vec::new()),
+            only_encrypted: protection.mac_only_encrypted,
+        };
+        for slot in run {
+            let aad = slot.collected_aad(aads);
+            work(slot, aad, &mut feed)?;
+        }
+        Ok(feed)
+    };
+    let run_on = &run_on;
+    // `None` for a run whose thread could not be started (a process or cgroup thread limit):
+    // it is done here afterwards, so a limit costs time, never the result.
+    let fed: Vec<Option<Result<MacFeed, CryptoError>>> = std::thread::scope(|scope| {
         let handles: Vec<_> = leaves
             .slots
             .chunks_mut(run_len)
             .map(|run| {
-                scope.spawn(move || {
-                    let mut work = new_worker();
-                    let mut feed = MacFeed::Recorded {
-                        bytes: Zeroizing::new(Vec::new()),
-                        only_encrypted: protection.mac_only_encrypted,
-                    };
-                    for slot in run {
-                        let aad = slot.collected_aad(aads);
-                        work(slot, aad, &mut feed)?;
-                    }
-                    Ok(feed)
-                })
+                std::thread::Builder::new()
+                    .spawn_scoped(scope, move || run_on(run))
+                    .ok()
             })
             .collect();
         handles
             .into_iter()
-            .map(|h| {
-                h.join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            .map(|handle| {
+                handle.map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
             })
             .collect()
     });
-    for run in fed {
+    for (i, run) in fed.into_iter().enumerate() {
+        let run = match run {
+            Some(done) => done,
+            None => {
+                let end = ((i + 1) * run_len).min(leaves.slots.len());
+                run_on(&mut leaves.slots[i * run_len..end])
+            }
+        };
         if let MacFeed::Recorded { bytes, .. } = run? {
             mac.add(&bytes, true);
         }
