@@ -1166,3 +1166,20 @@ fn editor_command_is_split_like_a_shell_and_sops_editor_wins() {
     lab.rsops(&["edit", "x.yaml"], &envs(&k)).ok();
     assert!(sops_plain(&lab, "x.yaml").contains("c: two words\n"));
 }
+
+/// `-v` prints the version and exits 0, as sops's `-v` does (scripts probe tools that way).
+#[test]
+fn version_flag_like_sops() {
+    let lab = Lab::new();
+    for tool in [Tool::Sops, Tool::Rsops] {
+        for flag in ["-v", "--version"] {
+            let run = lab.run(tool, &[flag], &[]);
+            assert_eq!(run.code, 0, "{tool:?} {flag}: {}", run.stderr);
+            assert!(
+                run.text().contains(" 3.") || run.text().starts_with("rsops "),
+                "{tool:?} {flag}: {}",
+                run.text()
+            );
+        }
+    }
+}

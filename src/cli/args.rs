@@ -8,10 +8,14 @@ use std::path::PathBuf;
 #[command(
     name = "rsops",
     version,
+    disable_version_flag = true,
     about = "rsops: a fast, SOPS-compatible secrets encryptor",
     subcommand_precedence_over_arg = true
 )]
 pub struct Cli {
+    /// Print the version (`-v` as in sops)
+    #[arg(short = 'v', short_alias = 'V', long, action = clap::ArgAction::Version)]
+    pub version: Option<bool>,
     #[command(flatten)]
     pub global: GlobalArgs,
     #[command(subcommand)]
