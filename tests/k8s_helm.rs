@@ -103,6 +103,43 @@ fn comma_lists_and_equals_forms_are_decrypted() {
     check_render(&out.stdout, true);
 }
 
+/// helm-secrets's `?path`: a missing optional values file is left out, an existing one is used
+/// (decrypted); without the `?` a missing file is helm's error, as before.
+#[test]
+fn optional_values_files_with_a_question_mark() {
+    let work = Work::new();
+    fixtures(&work);
+    let out = output(
+        wrapper(&work, "memfd", &helm())
+            .args(["template", "rel"])
+            .arg(chart())
+            .arg("-f")
+            .arg(format!("?{}", staging().display()))
+            .args([
+                "-f",
+                "?secrets.yaml,?missing-secrets.yaml",
+                "-f",
+                "?also-missing.yaml",
+                "--set-file",
+                "appSecretsFile=app_secrets.yaml",
+            ]),
+    );
+    assert_ok(&out, "rsops helm template with ?files");
+    check_render(&out.stdout, true);
+    work.assert_clean();
+    let missing = output(
+        wrapper(&work, "memfd", &helm())
+            .args(["template", "rel"])
+            .arg(chart())
+            .args(["-f", "missing-secrets.yaml"]),
+    );
+    assert_ne!(
+        missing.status.code(),
+        Some(0),
+        "a missing file without `?` is an error"
+    );
+}
+
 #[test]
 fn plain_values_pass_through_untouched() {
     let work = Work::new();

@@ -24,11 +24,20 @@ pub enum Use {
     SetFile,
 }
 
-/// Decides the replacement path for one file argument (`None` keeps it).
-pub type Swap<'a> = dyn FnMut(&str, Use) -> Result<Option<String>, Error> + 'a;
+/// What becomes of one file argument.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Swapped {
+    Keep,
+    Path(String),
+    /// An optional file (`?path`, as in helm-secrets) that does not exist: left out.
+    Drop,
+}
+
+/// Decides what becomes of one file argument.
+pub type Swap<'a> = dyn FnMut(&str, Use) -> Result<Swapped, Error> + 'a;
 
 /// Rewrites helm's arguments, calling `swap` for each file named by `-f/--values` (comma lists
-/// included) and `--set-file`; `swap` returns the path to use instead, or `None` to keep it.
+/// included) and `--set-file`; a flag whose files are all dropped is left out with its value.
 /// Everything else, and everything after `--`, passes through byte for byte.
 pub fn rewrite_args(args: &[OsString], swap: &mut Swap) -> Result<Vec<OsString>, Error> {
     let mut out = Vec::with_capacity(args.len());
@@ -65,8 +74,10 @@ pub fn rewrite_args(args: &[OsString], swap: &mut Swap) -> Result<Vec<OsString>,
             Use::Values => rewrite_list(&value, |f| swap(f, Use::Values))?,
             Use::SetFile => rewrite_set_file(&value, |f| swap(f, Use::SetFile))?,
         };
-        out.push(OsString::from(flag));
-        out.push(OsString::from(value));
+        if let Some(value) = value {
+            out.push(OsString::from(flag));
+            out.push(OsString::from(value));
+        }
     }
     Ok(out)
 }
@@ -95,34 +106,39 @@ fn split_flag(text: &str) -> Option<(&'static str, Option<&str>, Use)> {
     })
 }
 
-/// pflag's string slices split on commas.
+/// pflag's string slices split on commas; `None` when every part was dropped.
 fn rewrite_list(
     value: &str,
-    mut swap: impl FnMut(&str) -> Result<Option<String>, Error>,
-) -> Result<String, Error> {
-    let parts: Result<Vec<String>, Error> = value
-        .split(',')
-        .map(|part| Ok(swap(part)?.unwrap_or_else(|| part.to_string())))
-        .collect();
-    Ok(parts?.join(","))
+    mut swap: impl FnMut(&str) -> Result<Swapped, Error>,
+) -> Result<Option<String>, Error> {
+    let mut out = Vec::new();
+    for part in value.split(',') {
+        match swap(part)? {
+            Swapped::Keep => out.push(part.to_string()),
+            Swapped::Path(new) => out.push(new),
+            Swapped::Drop => {}
+        }
+    }
+    Ok((!out.is_empty()).then(|| out.join(",")))
 }
 
 /// `key=path[,key2=path2]`; helm escapes a literal comma as `\,`.
 fn rewrite_set_file(
     value: &str,
-    mut swap: impl FnMut(&str) -> Result<Option<String>, Error>,
-) -> Result<String, Error> {
+    mut swap: impl FnMut(&str) -> Result<Swapped, Error>,
+) -> Result<Option<String>, Error> {
     let mut out = Vec::new();
     for pair in split_unescaped_commas(value) {
         match pair.split_once('=') {
             Some((key, path)) => match swap(&path.replace("\\,", ","))? {
-                Some(new) => out.push(format!("{key}={new}")),
-                None => out.push(pair.to_string()),
+                Swapped::Keep => out.push(pair.to_string()),
+                Swapped::Path(new) => out.push(format!("{key}={new}")),
+                Swapped::Drop => {}
             },
             None => out.push(pair.to_string()),
         }
     }
-    Ok(out.join(","))
+    Ok((!out.is_empty()).then(|| out.join(",")))
 }
 
 fn split_unescaped_commas(value: &str) -> Vec<&str> {
@@ -187,13 +203,30 @@ pub trait Stash {
     fn add(&mut self, label: &str, plaintext: &[u8]) -> Result<String, Error>;
 }
 
-/// The decrypted files of one run plus the rewritten arguments.
+/// The decrypted files of one run plus the rewritten arguments. As in helm-secrets, a file
+/// written `?path` is left out when it does not exist (every missing local file is, with
+/// `HELM_SECRETS_IGNORE_MISSING_VALUES=true`); other missing files are left to helm to report.
 pub fn prepare(args: &[OsString], stash: &mut dyn Stash) -> Result<Vec<OsString>, Error> {
+    let ignore_missing = std::env::var("HELM_SECRETS_IGNORE_MISSING_VALUES")
+        .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
     let mut count = 0;
     rewrite_args(args, &mut |spec, usage| {
-        let Some(file) = local_file(spec) else {
-            return Ok(None);
+        let (marked, spec) = match spec.strip_prefix('?') {
+            Some(rest) => (true, rest),
+            None => (false, spec),
         };
+        let optional = marked || ignore_missing;
+        let Some(file) = local_file(spec) else {
+            // helm does not know the `?`: a URL or `-` goes on without it.
+            return Ok(if marked {
+                Swapped::Path(spec.to_string())
+            } else {
+                Swapped::Keep
+            });
+        };
+        if optional && !Path::new(file).exists() {
+            return Ok(Swapped::Drop);
+        }
         match plaintext_for(Path::new(file), usage)? {
             Some(plain) => {
                 count += 1;
@@ -201,10 +234,12 @@ pub fn prepare(args: &[OsString], stash: &mut dyn Stash) -> Result<Vec<OsString>
                     .file_name()
                     .map(|n| n.to_string_lossy().to_string())
                     .unwrap_or_default();
-                stash.add(&format!("{count}-{label}"), &plain).map(Some)
+                stash
+                    .add(&format!("{count}-{label}"), &plain)
+                    .map(Swapped::Path)
             }
-            None if spec.starts_with("secrets://") => Ok(Some(file.to_string())),
-            None => Ok(None),
+            None if spec.starts_with("secrets://") || marked => Ok(Swapped::Path(file.to_string())),
+            None => Ok(Swapped::Keep),
         }
     })
 }
@@ -521,8 +556,13 @@ mod tests {
         let mut seen = Vec::new();
         let out = rewrite_args(&os(args), &mut |f, u| {
             seen.push((f.to_string(), u));
-            Ok(f.starts_with("enc")
-                .then(|| format!("/dev/fd/{}", seen.len())))
+            Ok(if f.starts_with("enc") {
+                Swapped::Path(format!("/dev/fd/{}", seen.len()))
+            } else if f.starts_with("gone") {
+                Swapped::Drop
+            } else {
+                Swapped::Keep
+            })
         })
         .unwrap();
         out.into_iter().map(|s| s.into_string().unwrap()).collect()
@@ -553,6 +593,21 @@ mod tests {
         assert_eq!(
             rewrite(&["--values=enc.yaml,plain.yaml", "--values", "enc3"]),
             ["--values", "/dev/fd/1,plain.yaml", "--values", "/dev/fd/3"]
+        );
+    }
+
+    #[test]
+    fn dropped_files_leave_out_their_flag() {
+        assert_eq!(
+            rewrite(&[
+                "-f",
+                "gone.yaml",
+                "-f",
+                "enc.yaml,gone2.yaml",
+                "--set-file",
+                "a=gone"
+            ]),
+            ["--values", "/dev/fd/2"]
         );
     }
 
