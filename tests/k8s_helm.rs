@@ -138,6 +138,14 @@ fn optional_values_files_with_a_question_mark() {
         Some(0),
         "a missing file without `?` is an error"
     );
+    let ignored = output(
+        wrapper(&work, "memfd", &helm())
+            .env("HELM_SECRETS_IGNORE_MISSING_VALUES", "true")
+            .args(["template", "rel"])
+            .arg(chart())
+            .args(["-f", "secrets.yaml", "-f", "missing-secrets.yaml"]),
+    );
+    assert_ok(&ignored, "HELM_SECRETS_IGNORE_MISSING_VALUES=true");
 }
 
 #[test]
