@@ -198,6 +198,9 @@ struct Builder<'a> {
     /// Foot comments to place when collections close, with the column that decides where.
     late_feet: Vec<String>,
     late_col: usize,
+    /// The late feet are the rest of the document's last comments, which yaml.v3 gives to a
+    /// mapping, never to a sequence.
+    late_at_end: bool,
     prev: Prev,
     prev_line: usize,
     prev_end_byte: usize,
@@ -358,6 +361,7 @@ impl<'a> Builder<'a> {
                 // column picks the block it closes.
                 None if split_once && start.col > 0 => {
                     let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
+                    self.late_at_end = true;
                     self.foot(texts, true, start.col);
                     return;
                 }
@@ -380,8 +384,13 @@ impl<'a> Builder<'a> {
                 return;
             }
         }
+        // After a comment in an outer column, later ones cannot reach back into an inner block.
+        self.late_col = if self.late_feet.is_empty() {
+            col
+        } else {
+            self.late_col.min(col)
+        };
         self.late_feet.extend(texts.into_iter().map(str::to_string));
-        self.late_col = col;
     }
 
     fn line_comment(&mut self, c: &Comment<'a>, comment_start: usize) {
@@ -463,8 +472,10 @@ impl<'a> Builder<'a> {
         let Some(mut frame) = self.frames.pop() else {
             return Ok(());
         };
-        let picked = frame.col() <= self.late_col && !indentless;
+        let is_seq = matches!(frame, Frame::Seq { .. });
+        let picked = frame.col() <= self.late_col && !indentless && !(self.late_at_end && is_seq);
         if !self.late_feet.is_empty() && (picked || !next_is_end) {
+            self.late_at_end = false;
             for t in std::mem::take(&mut self.late_feet) {
                 frame.push_comment(t);
             }
@@ -681,6 +692,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
         heads_inside: Vec::new(),
         late_feet: Vec::new(),
         late_col: 0,
+        late_at_end: false,
         prev: Prev::None,
         prev_line: 0,
         prev_end_byte: 0,
@@ -882,6 +894,7 @@ fn finish_document(b: &mut Builder, ev: &Ev) -> Result<Map, StoreError> {
             return Err(document_not_a_map(ev, "a single value"));
         }
     };
+    b.late_at_end = false;
     for t in std::mem::take(&mut b.late_feet) {
         map.items.push(MapItem::Comment(t));
     }
