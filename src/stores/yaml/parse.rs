@@ -341,6 +341,9 @@ impl<'a> Builder<'a> {
                     continue;
                 }
                 let texts = piece.drain(..).map(|c| c.text).collect::<Vec<_>>();
+                if dedented && next.is_none() {
+                    self.late_at_end = true;
+                }
                 self.foot(texts, split_once || dedented, start.col);
                 split_once = true;
             }
