@@ -35,7 +35,7 @@ pub fn encrypt_document(
     protection: &Protection,
     stash: Option<&IvStash>,
 ) -> Result<String, CryptoError> {
-    let threads = thread_count(doc.leaf_count());
+    let threads = thread_count(doc);
     encrypt_on_threads(doc, cipher, protection, stash, threads)
 }
 
@@ -99,7 +99,7 @@ pub fn decrypt_document(
     protection: &Protection,
     stash: Option<&IvStash>,
 ) -> Result<Decrypted, CryptoError> {
-    let threads = thread_count(doc.leaf_count());
+    let threads = thread_count(doc);
     decrypt_on_threads(doc, cipher, protection, stash, threads)
 }
 
@@ -165,20 +165,22 @@ fn decrypt_comment(
     }
 }
 
-/// Threads for a document of `leaves` leaves: one per core (as the cgroup quota allows) up to
-/// [`MAX_THREADS`], each with at least [`MIN_LEAVES_PER_THREAD`]. `RSOPS_THREADS` caps it
-/// (`1` turns threading off), for pipelines that share their cores.
-fn thread_count(leaves: usize) -> usize {
+/// Threads for a document: one per core (as the cgroup quota allows) up to [`MAX_THREADS`],
+/// each with at least [`MIN_LEAVES_PER_THREAD`] leaves. `RSOPS_THREADS` caps it (`1` turns
+/// threading off), for pipelines that share their cores. Leaves are counted only as far as
+/// the most threads could use.
+fn thread_count(doc: &Document) -> usize {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let cap = std::env::var("RSOPS_THREADS")
         .ok()
         .and_then(|v| v.trim().parse::<usize>().ok())
         .unwrap_or(MAX_THREADS);
-    cores
-        .min(MAX_THREADS)
-        .min(cap)
-        .min(leaves / MIN_LEAVES_PER_THREAD)
-        .max(1)
+    let most = cores.min(MAX_THREADS).min(cap);
+    if most <= 1 {
+        return 1;
+    }
+    let leaves = doc.leaf_count_up_to(most * MIN_LEAVES_PER_THREAD);
+    (leaves / MIN_LEAVES_PER_THREAD).clamp(1, most)
 }
 
 /// What a chunk's work hashes: the MAC itself on one thread; on several, the bytes to hash, in

@@ -5,7 +5,7 @@
 //!
 //! `RSOPS_GCP_KMS_ENDPOINT` replaces the API base URL (tests, private endpoints).
 
-use super::http::{self, env, Client, HttpError, Request};
+use super::http::{self, env, Client, HttpError, Request, Response};
 use super::{KeyError, KeyUnwrapper, MasterKey};
 use crate::metadata::{GcpKmsStanza, KeyStanza};
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
@@ -80,7 +80,7 @@ fn access_token(client: &Client) -> Result<Zeroizing<String>, String> {
             "gcloud application default credentials",
         );
     }
-    metadata_token(client).map_err(|reason| {
+    metadata_token().map_err(|reason| {
         format!("no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS (service account JSON), GOOGLE_CREDENTIALS or GOOGLE_OAUTH_ACCESS_TOKEN, or run on Google Cloud (metadata server: {reason})")
     })
 }
@@ -206,17 +206,10 @@ fn oauth_token(
             http::status_error(&request, &response, oauth_message)
         ));
     }
-    response
-        .json()
-        .and_then(|v| {
-            v["access_token"]
-                .as_str()
-                .map(|t| Zeroizing::new(t.to_string()))
-        })
-        .ok_or_else(|| "the token endpoint's answer has no access_token".to_string())
+    token_in(&response).ok_or_else(|| "the token endpoint's answer has no access_token".to_string())
 }
 
-fn metadata_token(_client: &Client) -> Result<Zeroizing<String>, String> {
+fn metadata_token() -> Result<Zeroizing<String>, String> {
     // Off Google Cloud the metadata host does not resolve or answer; fail fast.
     let client = Client::with_timeout(std::time::Duration::from_secs(2));
     let host = env("GCE_METADATA_HOST").unwrap_or_else(|| "metadata.google.internal".to_string());
@@ -229,14 +222,15 @@ fn metadata_token(_client: &Client) -> Result<Zeroizing<String>, String> {
     if !response.is_success() {
         return Err(format!("HTTP {}", response.status));
     }
-    response
-        .json()
-        .and_then(|v| {
-            v["access_token"]
-                .as_str()
-                .map(|t| Zeroizing::new(t.to_string()))
-        })
-        .ok_or_else(|| "the answer has no access_token".to_string())
+    token_in(&response).ok_or_else(|| "the answer has no access_token".to_string())
+}
+
+/// The `access_token` of an OAuth token answer (token endpoint or metadata server).
+fn token_in(response: &Response) -> Option<Zeroizing<String>> {
+    let body = response.json()?;
+    body["access_token"]
+        .as_str()
+        .map(|t| Zeroizing::new(t.to_string()))
 }
 
 fn hint(err: &HttpError) -> &'static str {

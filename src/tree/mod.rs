@@ -73,10 +73,15 @@ impl Document {
         std::mem::forget(self);
     }
 
-    /// How many scalars and comments the tree holds: an upper bound of the leaves a walk visits,
-    /// found without building the walk's paths.
-    pub fn leaf_count(&self) -> usize {
-        self.branches.iter().map(Map::leaf_count).sum()
+    /// How many scalars and comments the tree holds, counting no further than `cap`: an upper
+    /// bound of the leaves a walk visits, found without building the walk's paths, and cheap on
+    /// a big tree when only "at least this many" matters.
+    pub fn leaf_count_up_to(&self, cap: usize) -> usize {
+        let mut count = 0;
+        for branch in &self.branches {
+            branch.count_leaves(&mut count, cap);
+        }
+        count.min(cap)
     }
 
     /// Zeroes every string and byte buffer in the tree; called on drop of plaintext documents.
@@ -156,14 +161,16 @@ impl Map {
         })
     }
 
-    fn leaf_count(&self) -> usize {
-        self.items
-            .iter()
-            .map(|item| match item {
-                MapItem::Entry { value, .. } => value.leaf_count(),
-                MapItem::Comment(_) => 1,
-            })
-            .sum()
+    fn count_leaves(&self, count: &mut usize, cap: usize) {
+        for item in &self.items {
+            if *count >= cap {
+                return;
+            }
+            match item {
+                MapItem::Entry { value, .. } => value.count_leaves(count, cap),
+                MapItem::Comment(_) => *count += 1,
+            }
+        }
     }
 
     fn wipe(&mut self) {
@@ -198,17 +205,21 @@ impl Node {
         }
     }
 
-    fn leaf_count(&self) -> usize {
+    fn count_leaves(&self, count: &mut usize, cap: usize) {
         match self {
-            Node::Map(map) => map.leaf_count(),
-            Node::List(items) => items
-                .iter()
-                .map(|item| match item {
-                    ListItem::Value(node) => node.leaf_count(),
-                    ListItem::Comment(_) => 1,
-                })
-                .sum(),
-            Node::Scalar(_) => 1,
+            Node::Map(map) => map.count_leaves(count, cap),
+            Node::List(items) => {
+                for item in items {
+                    if *count >= cap {
+                        return;
+                    }
+                    match item {
+                        ListItem::Value(node) => node.count_leaves(count, cap),
+                        ListItem::Comment(_) => *count += 1,
+                    }
+                }
+            }
+            Node::Scalar(_) => *count += 1,
         }
     }
 
