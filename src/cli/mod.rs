@@ -12,7 +12,7 @@ use exit::CliError;
 
 /// Runs the CLI and returns the process exit code.
 pub fn run() -> u8 {
-    rsops::process_guard::disable_core_dumps();
+    rsops::sys::process_guard::disable_core_dumps();
     if let Some(code) = commands::k8s::by_program_name() {
         return code;
     }

@@ -9,7 +9,7 @@ use crate::cli::{io, plan};
 use rsops::crypto::{DataKey, IvStash};
 use rsops::metadata::{Metadata, WRITTEN_VERSION};
 use rsops::ops;
-use rsops::scratch::ScratchDir;
+use rsops::sys::scratch::ScratchDir;
 use rsops::stores::{metadata_wire, Format, Store};
 use sha2::{Digest, Sha256};
 use std::io::BufRead;
@@ -57,7 +57,7 @@ fn editor_command() -> Result<Vec<String>, CliError> {
 
 fn run_editor(file: &Path) -> Result<(), CliError> {
     let command = editor_command()?;
-    let status = rsops::scratch::with_foreground_child(|| {
+    let status = rsops::sys::scratch::with_foreground_child(|| {
         std::process::Command::new(&command[0])
             .args(&command[1..])
             .arg(file)

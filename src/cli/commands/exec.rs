@@ -4,7 +4,7 @@ use crate::cli::args::{DecryptFlags, ExecEnvArgs, ExecFileArgs, FormatArgs, Glob
 use crate::cli::exit::{self, CliError};
 
 use rsops::ops;
-use rsops::scratch::ScratchDir;
+use rsops::sys::scratch::ScratchDir;
 use rsops::tree::{Document, MapItem, Node, Scalar};
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -93,7 +93,7 @@ fn exit_code(status: ExitStatus) -> u8 {
 }
 
 fn run_child(mut cmd: Command) -> Result<u8, CliError> {
-    let status = rsops::scratch::with_foreground_child(|| cmd.status()).map_err(|e| {
+    let status = rsops::sys::scratch::with_foreground_child(|| cmd.status()).map_err(|e| {
         CliError::new(
             exit::ERROR_GENERIC,
             format!("could not run the command: {e}"),
