@@ -33,8 +33,10 @@ pub enum Error {
     Decrypt(CryptoError),
     #[error("could not encrypt the file: {0}")]
     Encrypt(CryptoError),
-    #[error("MAC mismatch: the file has {stored}, computed {computed}; the file was modified outside sops/rsops or is corrupted (use --ignore-mac only if you know why)")]
-    MacMismatch { stored: String, computed: String },
+    /// Neither MAC is carried or printed: both are unsalted hashes of the plaintext values, and
+    /// printing one lets a reader of stderr brute-force short values (sops prints both).
+    #[error("MAC mismatch: the file's MAC does not match its values (neither MAC is shown: they are hashes of the plaintext); the file was modified outside sops/rsops or is corrupted (use --ignore-mac only if you know why)")]
+    MacMismatch,
     #[error("MAC mismatch: the file has no MAC; the file is incomplete or was modified (use --ignore-mac to read it anyway)")]
     MacMissing,
     #[error("the MAC cannot be decrypted: {0}")]
@@ -157,14 +159,11 @@ fn verify_mac(cipher: &Cipher, meta: &Metadata, computed: &str) -> Result<(), Er
         .decrypt_leaf(stored, &aad, None)
         .map_err(|e| Error::MacUnreadable(e.to_string()))?;
     let stored_mac = match leaf {
-        crate::tree::LeafMut::Scalar(crate::tree::Scalar::Str(s)) => s,
+        crate::tree::LeafMut::Scalar(crate::tree::Scalar::Str(s)) => zeroize::Zeroizing::new(s),
         _ => return Err(Error::MacUnreadable("the MAC is not a string value".into())),
     };
     if !crate::crypto::Mac::equal(&stored_mac, computed) {
-        return Err(Error::MacMismatch {
-            stored: stored_mac,
-            computed: computed.to_string(),
-        });
+        return Err(Error::MacMismatch);
     }
     Ok(())
 }

@@ -20,6 +20,8 @@ enum Input {
     Tampered(&'static str, String),
     /// Built by a function (directories, FIFOs, unreadable files, huge inputs).
     Special(fn(&Path) -> PathBuf),
+    /// The valid encrypted fixture rewritten by a function.
+    Rewritten(fn(&str) -> String),
 }
 
 struct Row {
@@ -78,6 +80,43 @@ fn deep(open: &str, close: &str, depth: usize) -> Vec<u8> {
         s.push_str(close);
     }
     s.into_bytes()
+}
+
+/// The fixture with its age stanza repeated `copies` times inside the armored `enc` block.
+fn repeat_age_stanza(fixture: &str, copies: usize) -> String {
+    use base64::Engine;
+    const BEGIN: &str = "-----BEGIN AGE ENCRYPTED FILE-----";
+    const END: &str = "-----END AGE ENCRYPTED FILE-----";
+    let start = fixture.find(BEGIN).expect("age armor") + BEGIN.len();
+    let end = start + fixture[start..].find(END).expect("age armor end");
+    let indent = &fixture[fixture[..end].rfind('\n').unwrap() + 1..end];
+    let body: String = fixture[start..end].split_whitespace().collect();
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let binary = b64.decode(body).unwrap();
+    let text = String::from_utf8_lossy(&binary).into_owned();
+    let (first, last) = (text.find("-> ").unwrap(), text.find("\n---").unwrap() + 1);
+    let mut forged = binary[..first].to_vec();
+    for _ in 0..copies {
+        forged.extend_from_slice(&binary[first..last]);
+    }
+    forged.extend_from_slice(&binary[last..]);
+    let encoded = b64.encode(forged);
+    let lines: Vec<String> = encoded
+        .as_bytes()
+        .chunks(64)
+        .map(|c| format!("{indent}{}", std::str::from_utf8(c).unwrap()))
+        .collect();
+    format!(
+        "{}\n{}\n{indent}{}",
+        &fixture[..start],
+        lines.join("\n"),
+        &fixture[end..]
+    )
+}
+
+/// The reproduction: `a:` then 20,000 block sequences opened on one line (39 KB).
+fn deep_block_under_key() -> String {
+    format!("a:\n  {}v\n", "- ".repeat(20_000))
 }
 
 fn directory(dir: &Path) -> PathBuf {
@@ -249,6 +288,42 @@ fn rows() -> Vec<Row> {
             LOAD_ERROR,
             "nested too deeply",
         ),
+        // Under a key the fast line reader takes it first; it recursed once per level.
+        row(
+            "yaml block nesting 20000 under a key (decrypt)",
+            DECRYPT,
+            file("a.yaml", deep_block_under_key()),
+            LOAD_ERROR,
+            "nested too deeply",
+        ),
+        row(
+            "yaml block nesting 20000 under a key (encrypt)",
+            ENCRYPT_AGE,
+            file("a.yaml", deep_block_under_key()),
+            2,
+            "nested too deeply",
+        ),
+        row(
+            "yaml block nesting 20000 under a key (filestatus)",
+            &["filestatus"],
+            file("a.yaml", deep_block_under_key()),
+            1,
+            "nested too deeply",
+        ),
+        // The age crate re-parses its header per byte read: 5,000 stanzas took minutes.
+        Row {
+            limits: Limits {
+                deadline: std::time::Duration::from_secs(10),
+                ..Limits::default()
+            },
+            ..row(
+                "age header with 5000 repeated stanzas",
+                DECRYPT,
+                Input::Rewritten(|fixture| repeat_age_stanza(fixture, 5_000)),
+                128,
+                "recipient stanzas",
+            )
+        },
         row(
             "json array nesting 100000",
             DECRYPT,
@@ -606,6 +681,11 @@ fn materialize(row: &Row, dir: &Path, fixture: &str) -> PathBuf {
             path
         }
         Input::Special(make) => make(dir),
+        Input::Rewritten(rewrite) => {
+            let path = dir.join("rewritten.yaml");
+            std::fs::write(&path, rewrite(fixture)).unwrap();
+            path
+        }
     }
 }
 

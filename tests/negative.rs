@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use regex::Regex;
 
-use common::{expect_failure, expect_output, inputs_dir, Key, Report, Sandbox};
+use common::{expect_failure, expect_output, inputs_dir, Key, Outcome, Report, Sandbox};
 
 /// One run to compare: `args` (the file is part of them, relative to the fixture dir), made with
 /// only `keys` available.
@@ -421,7 +421,34 @@ fn check(case: &Case, sandbox: &Sandbox, dir: &Path) -> Result<(), String> {
             sops.summary()
         ));
     }
-    expect_failure(&rsops, sops.code)
+    expect_failure(&rsops, sops.code)?;
+    expect_no_mac_printed(&rsops, &sops)
+}
+
+/// sops prints both MACs on a mismatch: unsalted SHA-512s over the plaintext values, which let a
+/// reader of stderr brute-force a short value. rsops keeps the words and drops the hashes.
+fn expect_no_mac_printed(rsops: &Outcome, sops: &Outcome) -> Result<(), String> {
+    if rsops.code != 51 {
+        return Ok(());
+    }
+    let rsops_err = String::from_utf8_lossy(&rsops.stderr);
+    if !rsops_err.contains("MAC mismatch") {
+        return Err(format!("MAC failure without sops's words: {rsops_err}"));
+    }
+    if let Some(run) = long_hex_run(&rsops_err) {
+        return Err(format!("stderr carries a hash ({} hex digits)", run.len()));
+    }
+    let sops_err = String::from_utf8_lossy(&sops.stderr);
+    if sops_err.contains("MAC mismatch") && long_hex_run(&sops_err).is_none() {
+        return Err("harness: sops's MAC mismatch no longer prints a hash; recheck".into());
+    }
+    Ok(())
+}
+
+/// The first run of 32 or more hexadecimal digits: a digest, never part of sops's wording.
+fn long_hex_run(text: &str) -> Option<&str> {
+    text.split(|c: char| !c.is_ascii_hexdigit())
+        .find(|run| run.len() >= 32)
 }
 
 #[test]

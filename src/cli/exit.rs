@@ -56,7 +56,7 @@ impl From<rsops::ops::Error> for CliError {
             E::Recover(_) => COULD_NOT_RETRIEVE_KEY,
             E::Decrypt(_) => ERROR_DECRYPTING_TREE,
             E::Encrypt(_) => ERROR_ENCRYPTING_TREE,
-            E::MacMismatch { .. } | E::MacMissing | E::MacUnreadable(_) => MAC_MISMATCH,
+            E::MacMismatch | E::MacMissing | E::MacUnreadable(_) => MAC_MISMATCH,
         };
         CliError::new(code, e.to_string())
     }

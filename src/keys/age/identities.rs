@@ -279,8 +279,8 @@ fn parse_identity(s: &str) -> Result<BoxedIdentity, String> {
 }
 
 fn open_encrypted(location: &str, contents: &[u8]) -> Result<Vec<BoxedIdentity>, String> {
-    let reader = age::armor::ArmoredReader::new(contents);
-    let decryptor = age::Decryptor::new(reader)
+    let reader = std::io::BufReader::new(age::armor::ArmoredReader::new(contents));
+    let decryptor = age::Decryptor::new_buffered(reader)
         .map_err(|e| format!("failed to read encrypted identity file '{location}': {e}"))?;
     if !decryptor.is_scrypt() {
         return Err(format!(

@@ -1,6 +1,7 @@
 //! age master keys (`age/keysource.go`): the data key (or a Shamir share) wrapped in an
 //! armored age file with one recipient stanza.
 
+mod header;
 mod identities;
 mod tty;
 
@@ -261,18 +262,32 @@ fn quote_list(items: &[&String]) -> String {
     }
 }
 
-fn decrypt(
-    enc: &str,
-    identities: &[&BoxedIdentity],
-) -> Result<Zeroizing<Vec<u8>>, age::DecryptError> {
-    let reader = age::armor::ArmoredReader::new(enc.as_bytes());
-    let decryptor = age::Decryptor::new(reader)?;
-    let mut stream =
-        decryptor.decrypt(identities.iter().map(|b| b.as_ref() as &dyn age::Identity))?;
-    let mut secret = Zeroizing::new(Vec::new());
-    stream.read_to_end(&mut secret)?;
+fn decrypt(enc: &str, identities: &[&BoxedIdentity]) -> Result<Zeroizing<Vec<u8>>, String> {
+    header::check_bounds(enc.as_bytes()).map_err(|e| e.to_string())?;
+    let open = || -> Result<Zeroizing<Vec<u8>>, age::DecryptError> {
+        // Buffered: the crate then re-parses its header once per line, not once per byte.
+        let reader = std::io::BufReader::new(age::armor::ArmoredReader::new(enc.as_bytes()));
+        let decryptor = age::Decryptor::new_buffered(reader)?;
+        let mut stream =
+            decryptor.decrypt(identities.iter().map(|b| b.as_ref() as &dyn age::Identity))?;
+        let mut secret = Zeroizing::new(Vec::new());
+        // A data key is 32 bytes (a Shamir share a few more): never read a bomb to the end.
+        (&mut stream)
+            .take(MAX_KEY_BYTES as u64 + 1)
+            .read_to_end(&mut secret)?;
+        Ok(secret)
+    };
+    let secret = open().map_err(|e| e.to_string())?;
+    if secret.len() > MAX_KEY_BYTES {
+        return Err(format!(
+            "the age payload is longer than {MAX_KEY_BYTES} bytes; it is not a sops data key"
+        ));
+    }
     Ok(secret)
 }
+
+/// A data key is 32 bytes and a Shamir share one more; anything past a few KiB is not one.
+const MAX_KEY_BYTES: usize = 4096;
 
 impl KeyUnwrapper for AgeIdentities {
     fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>> {

@@ -17,6 +17,13 @@ pub use secret::SECRET_KEYS_ENV;
 
 const BACKEND: &str = "pgp";
 
+/// A data key is 32 bytes and a Shamir share one more: decrypted or decompressed key material
+/// past a few KiB is a bomb, not a key, and reading stops there.
+const MAX_KEY_BYTES: usize = 4096;
+
+const NOT_ENCRYPTED: &str =
+    "the message is not encrypted to any key (a bare literal cannot hold a sops data key)";
+
 /// One PGP recipient, identified by the fingerprint the user gave (spaces removed, as sops).
 #[derive(Clone, Debug)]
 pub struct PgpKey {
@@ -146,7 +153,13 @@ impl PgpDecryptor {
             )),
         }
         // Messages from old Go sops are rejected by sequoia; gpg reads them.
-        match gpg::run(&self.env, &["-d"], stanza.enc.as_bytes()) {
+        // The status lines say whether gpg decrypted anything: `gpg -d` prints a message that
+        // was never encrypted (a bare literal) as if it had opened it.
+        let args = ["--status-fd", "2", "-d"];
+        match gpg::run_limited(&self.env, &args, stanza.enc.as_bytes(), MAX_KEY_BYTES) {
+            Ok(out) if !out.stderr.contains("[GNUPG:] DECRYPTION_OKAY") => {
+                notes.push(format!("gpg -d: {NOT_ENCRYPTED}"))
+            }
             Ok(out) if out.stdout.is_empty() => {
                 notes.push("gpg -d returned zero bytes".to_string())
             }

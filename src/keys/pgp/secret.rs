@@ -77,6 +77,8 @@ const NO_KEY: &str = "no secret key could decrypt the session key";
 struct Helper<'a> {
     certs: &'a [Cert],
     had_key: Rc<Cell<bool>>,
+    /// Set once a session key opened the message; a literal-only message never sets it.
+    opened: Rc<Cell<bool>>,
 }
 
 impl VerificationHelper for Helper<'_> {
@@ -117,6 +119,7 @@ impl DecryptionHelper for Helper<'_> {
                         .decrypt(&mut pair, sym_algo)
                         .is_some_and(|(algo, sk)| decrypt(algo, &sk))
                     {
+                        self.opened.set(true);
                         return Ok(Some(cert.clone()));
                     }
                 }
@@ -132,12 +135,16 @@ pub(super) fn decrypt(certs: &[Cert], enc: &str) -> Result<Zeroizing<Vec<u8>>, M
         return Err(Miss::NoKey);
     }
     let had_key = Rc::new(Cell::new(false));
+    let opened = Rc::new(Cell::new(false));
     let helper = Helper {
         certs,
         had_key: had_key.clone(),
+        opened: opened.clone(),
     };
     let policy = StandardPolicy::new();
+    // A small look-ahead: sequoia otherwise inflates up to 25 MiB before handing anything over.
     let result = DecryptorBuilder::from_bytes(enc.as_bytes())
+        .map(|b| b.buffer_size(super::MAX_KEY_BYTES))
         .and_then(|b| b.with_policy(&policy, None, helper));
     let mut decryptor = match result {
         Ok(d) => d,
@@ -145,8 +152,18 @@ pub(super) fn decrypt(certs: &[Cert], enc: &str) -> Result<Zeroizing<Vec<u8>>, M
         Err(e) => return Err(Miss::Failed(e.to_string())),
     };
     let mut plain = Zeroizing::new(Vec::new());
-    decryptor
+    (&mut decryptor)
+        .take(super::MAX_KEY_BYTES as u64 + 1)
         .read_to_end(&mut plain)
         .map_err(|e| Miss::Failed(e.to_string()))?;
+    if !opened.get() {
+        return Err(Miss::Failed(super::NOT_ENCRYPTED.to_string()));
+    }
+    if plain.len() > super::MAX_KEY_BYTES {
+        return Err(Miss::Failed(format!(
+            "the message holds more than {} bytes; that is not a sops data key",
+            super::MAX_KEY_BYTES
+        )));
+    }
     Ok(plain)
 }

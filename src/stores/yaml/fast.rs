@@ -14,6 +14,9 @@ use std::collections::HashSet;
 /// Maps with more keys than this check duplicates through a hash set instead of a scan.
 const SCAN_LIMIT: usize = 16;
 
+/// Deeper than any real file; the full parser, not this one, enforces the real limit.
+const MAX_DEPTH: usize = 64;
+
 /// YAML limits implicit (`key: value`) keys to 1024 characters; longer ones are an error.
 const MAX_IMPLICIT_KEY: usize = 1024;
 
@@ -27,6 +30,7 @@ pub fn parse(bytes: &[u8]) -> Option<Map> {
         src: text,
         next: 0,
         line: None,
+        depth: 0,
     };
     r.advance();
     if let Some(l) = r.line {
@@ -129,6 +133,8 @@ struct Reader<'a> {
     next: usize,
     /// The current line, `None` at the end of input.
     line: Option<Line<'a>>,
+    /// Block collections open around the current line.
+    depth: usize,
 }
 
 fn is_seq_entry(content: &str) -> bool {
@@ -230,14 +236,20 @@ impl<'a> Reader<'a> {
         }
     }
 
-    /// A block collection starting at the current line.
+    /// A block collection starting at the current line. Nesting past `MAX_DEPTH` goes to the
+    /// full parser, which words the error; recursing on would overflow the stack.
     fn block(&mut self, l: Line<'a>) -> Option<Node> {
-        if is_seq_entry(l.content) {
-            Some(Node::List(self.list(l.indent)?))
-        } else {
-            key_colon(l.content)?;
-            Some(Node::Map(self.map(l.indent)?))
+        if self.depth >= MAX_DEPTH {
+            return None;
         }
+        self.depth += 1;
+        let node = if is_seq_entry(l.content) {
+            self.list(l.indent).map(Node::List)
+        } else {
+            key_colon(l.content).and_then(|_| self.map(l.indent).map(Node::Map))
+        };
+        self.depth -= 1;
+        node
     }
 
     /// A block sequence whose `-` sit at column `indent`.
@@ -442,6 +454,15 @@ mod tests {
     use super::super::parse::parse_full;
     use super::*;
     use proptest::prelude::*;
+
+    /// 20,000 block sequences under a key overflowed the stack, one frame pair per level.
+    #[test]
+    fn deep_block_nesting_is_declined_not_recursed() {
+        let deep = format!("a:\n  {}v\n", "- ".repeat(20_000));
+        assert!(parse(deep.as_bytes()).is_none());
+        let shallow = format!("a:\n  {}v\n", "- ".repeat(MAX_DEPTH - 1));
+        assert!(parse(shallow.as_bytes()).is_some());
+    }
 
     /// The fast reader either declines or agrees with the full parser.
     fn agrees(input: &str) -> bool {
