@@ -864,3 +864,58 @@ fn pgp_subkey_fingerprint_and_long_key_id_find_the_cert() {
         );
     }
 }
+
+/// `gpg ARGS` over a file of `size` zero bytes, armored output read back (files, not pipes:
+/// megabytes in, kilobytes out).
+fn gpg_over_zeros(home: &GnupgHome, args: &[&str], size: usize) -> Vec<u8> {
+    let dir = TempDir::new().unwrap();
+    let input = dir.path().join("zeros");
+    let output = dir.path().join("out.asc");
+    std::fs::write(&input, vec![0u8; size]).unwrap();
+    let mut all = vec!["--batch", "--yes", "-a", "-o", output.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.push(input.to_str().unwrap());
+    home.gpg(&all, b"");
+    std::fs::read(output).unwrap()
+}
+
+/// Both decrypt paths, in-process (secret keyring file, no gpg) and gpg, must refuse `stanza`
+/// with an error containing `says`.
+fn assert_both_paths_refuse(stanza: &KeyStanza, says: &str) {
+    let secret = GnupgHome::with_keys(&["pgp_rsa.sec.asc"]);
+    let empty = GnupgHome::with_keys(&[]);
+    let in_process = empty.env(&[
+        ("RSOPS_PGP_SECRET_KEYS", key_str("pgp_rsa.sec.asc")),
+        ("SOPS_GPG_EXEC", "/nonexistent/gpg".to_string()),
+    ]);
+    for (path, env) in [("in-process", in_process), ("gpg", secret.env(&[]))] {
+        match PgpDecryptor::with_env(env).unwrap(stanza) {
+            Some(Err(e)) => assert!(e.to_string().contains(says), "{path}: {e}"),
+            Some(Ok(key)) => panic!("{path}: opened {} bytes as a data key", key.len()),
+            None => panic!("stanza not claimed"),
+        }
+    }
+}
+
+/// A message that was never encrypted (`gpg --store`) holds no data key, whatever it contains.
+#[test]
+fn pgp_literal_only_message_is_refused() {
+    let home = GnupgHome::with_keys(&[]);
+    let enc = gpg_over_zeros(&home, &["--store"], 32);
+    assert_both_paths_refuse(&pgp_stanza(RSA_FP, enc), "not encrypted");
+}
+
+/// 64 MiB of zeros compress to ~64 KiB: reading stops a few KiB in, on both paths.
+#[test]
+fn pgp_decompression_bomb_stops_early() {
+    let public = GnupgHome::with_keys(&["pgp_rsa.pub.asc"]);
+    let bomb = gpg_over_zeros(
+        &public,
+        &["--trust-model", "always", "-z", "9", "-r", RSA_FP, "--encrypt"],
+        64 << 20,
+    );
+    assert!(bomb.len() < 1 << 20, "the bomb is {} bytes", bomb.len());
+    assert_both_paths_refuse(&pgp_stanza(RSA_FP, bomb), "not a sops data key");
+    let literal_bomb = gpg_over_zeros(&public, &["-z", "9", "--store"], 64 << 20);
+    assert_both_paths_refuse(&pgp_stanza(RSA_FP, literal_bomb), "not");
+}
