@@ -911,7 +911,15 @@ fn pgp_decompression_bomb_stops_early() {
     let public = GnupgHome::with_keys(&["pgp_rsa.pub.asc"]);
     let bomb = gpg_over_zeros(
         &public,
-        &["--trust-model", "always", "-z", "9", "-r", RSA_FP, "--encrypt"],
+        &[
+            "--trust-model",
+            "always",
+            "-z",
+            "9",
+            "-r",
+            RSA_FP,
+            "--encrypt",
+        ],
         64 << 20,
     );
     assert!(bomb.len() < 1 << 20, "the bomb is {} bytes", bomb.len());

@@ -149,7 +149,10 @@ mod tests {
     #[test]
     fn one_stanza_passes() {
         let identity = age::x25519::Identity::generate();
-        assert_eq!(check_bounds(encrypt_to(&identity.to_public()).as_bytes()), Ok(()));
+        assert_eq!(
+            check_bounds(encrypt_to(&identity.to_public()).as_bytes()),
+            Ok(())
+        );
     }
 
     #[test]

@@ -57,7 +57,9 @@ pub(super) fn run_limited(
     if too_long {
         let _ = child.kill();
     }
-    let status = child.wait().map_err(|e| format!("`{binary}` failed: {e}"))?;
+    let status = child
+        .wait()
+        .map_err(|e| format!("`{binary}` failed: {e}"))?;
     let _ = feeder.join();
     let stderr = stderr_reader.join().unwrap_or_default();
     if too_long {
