@@ -202,13 +202,25 @@ impl Emitter {
             if !inline {
                 // A mapping item's own head comments (an alias of an anchored mapping has
                 // them) go before its `- `, as yaml.v3 writes them.
-                if let Node::Map(map) = value {
-                    for item in map.items.iter() {
-                        match item {
-                            MapItem::Comment(text) => self.comment(indent, text),
-                            MapItem::Entry { .. } => break,
+                match value {
+                    Node::Map(map) => {
+                        for item in map.items.iter() {
+                            match item {
+                                MapItem::Comment(text) => self.comment(indent, text),
+                                MapItem::Entry { .. } => break,
+                            }
                         }
                     }
+                    // A nested sequence's head comments too (`- # c` then `- x` below it).
+                    Node::List(items) if has_values(items) => {
+                        for item in items {
+                            match item {
+                                ListItem::Comment(text) => self.comment(indent, text),
+                                ListItem::Value(_) => break,
+                            }
+                        }
+                    }
+                    _ => {}
                 }
                 self.pad(indent);
             }

@@ -195,6 +195,10 @@ struct Builder<'a> {
     heads: Vec<String>,
     /// Head comments that belong inside the next collection (line comment after `&anchor`).
     heads_inside: Vec<String>,
+    /// A line comment right after a sequence's `- `: yaml.v3 gives it to the next node, which
+    /// is the item's own collection when one opens (so an alias of it repeats the comment), and
+    /// never the empty (null) item itself.
+    heads_after_dash: Vec<String>,
     /// Foot comments to place when collections close, with the column that decides where.
     late_feet: Vec<String>,
     late_col: usize,
@@ -400,7 +404,11 @@ impl<'a> Builder<'a> {
         let text = c.text.to_string();
         if c.line != self.prev_line || self.prev == Prev::None {
             // After `- `, `? ` or `---`: a head of what follows.
-            self.heads.push(text);
+            if self.follows_dash(c.line, comment_start) {
+                self.heads_after_dash.push(text);
+            } else {
+                self.heads.push(text);
+            }
             return;
         }
         let between = self
@@ -436,6 +444,36 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Whether the comment's line holds a block sequence's `- ` before it (not `---`).
+    fn follows_dash(&self, line: usize, comment_start: usize) -> bool {
+        let prefix = self
+            .line_starts
+            .get(line.wrapping_sub(1))
+            .and_then(|&start| self.src.get(start..comment_start))
+            .unwrap_or("")
+            .trim_start();
+        prefix.starts_with('-') && !prefix.starts_with("---")
+    }
+
+    /// Moves comments that followed a `- ` to the waiting heads, unless the node starting now
+    /// is the empty item of that very `- ` (yaml.v3 passes them on to the node after it).
+    fn settle_dash_heads(&mut self, empty_item: bool) {
+        if empty_item && matches!(self.frames.last(), Some(Frame::Seq { flow: false, .. })) {
+            return;
+        }
+        // They precede whole-line comments that came after them.
+        let mut heads = std::mem::take(&mut self.heads_after_dash);
+        heads.append(&mut self.heads);
+        self.heads = heads;
+    }
+
+    /// After an empty item's `- ` comment nothing has taken it yet, so yaml.v3 keeps adding the
+    /// whole-line comments that follow to the same head, which the next node gets.
+    fn dash_heads_with_run(&mut self, run: &[Comment<'a>]) {
+        self.settle_dash_heads(false);
+        self.heads.extend(run.iter().map(|c| c.text.to_string()));
+    }
+
     /// Files waiting head comments before a node that starts now.
     fn flush_heads_before_node(&mut self) {
         let heads = std::mem::take(&mut self.heads);
@@ -454,7 +492,8 @@ impl<'a> Builder<'a> {
             self.flush_heads_before_node();
         }
         self.frames.push(frame);
-        let mut inside = std::mem::take(&mut self.heads_inside);
+        let mut inside = std::mem::take(&mut self.heads_after_dash);
+        inside.append(&mut self.heads_inside);
         if !parent_is_seq {
             let mut heads = std::mem::take(&mut self.heads);
             heads.append(&mut inside);
@@ -693,6 +732,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
         check_duplicates: true,
         heads: Vec::new(),
         heads_inside: Vec::new(),
+        heads_after_dash: Vec::new(),
         late_feet: Vec::new(),
         late_col: 0,
         late_at_end: false,
@@ -758,7 +798,11 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                     });
                 let is_item = closes == 0 && b.item_col(0).is_some();
                 let pending = std::mem::take(&mut run);
-                b.place_comments(&pending, next, opens, is_item);
+                if b.heads_after_dash.is_empty() {
+                    b.place_comments(&pending, next, opens, is_item);
+                } else {
+                    b.dash_heads_with_run(&pending);
+                }
             }
             _ => {}
         }
@@ -815,6 +859,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                 }
             }
             Event::Alias(id) => {
+                b.settle_dash_heads(false);
                 b.flush_heads_before_node();
                 let anchored = b
                     .anchors
@@ -845,6 +890,9 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                 b.prev_flow_end = false;
             }
             Event::Scalar(text, style, anchor, tag) => {
+                // The parser reports an absent item as a zero-width `~`.
+                let empty = ev.start_byte == ev.end_byte && *anchor == 0 && tag.is_none();
+                b.settle_dash_heads(empty);
                 b.flush_heads_before_node();
                 let tag = tag.as_deref();
                 if b.expecting_key() {
@@ -905,6 +953,9 @@ fn finish_document(b: &mut Builder, ev: &Ev) -> Result<Map, StoreError> {
         map.items.push(MapItem::Comment(t));
     }
     for t in std::mem::take(&mut b.heads_inside) {
+        map.items.push(MapItem::Comment(t));
+    }
+    for t in std::mem::take(&mut b.heads_after_dash) {
         map.items.push(MapItem::Comment(t));
     }
     b.anchors.clear();
