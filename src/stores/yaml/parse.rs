@@ -581,6 +581,70 @@ impl<'a> Builder<'a> {
     }
 }
 
+/// The anchor's name, found in the source between the previous event and its node (the
+/// parser reports anchors by number only), checked as yaml.v3 scans it.
+fn check_anchor_name(src: &str, gap_start: usize, ev: &Ev) -> Result<(), StoreError> {
+    let gap = src.get(gap_start..ev.start_byte).unwrap_or("");
+    let mut chars = gap.char_indices().peekable();
+    let mut prev_blank = true;
+    while let Some((at, c)) = chars.next() {
+        match c {
+            '#' if prev_blank => while chars.next_if(|&(_, c)| c != '\n').is_some() {},
+            '&' => {
+                let rest = &gap[at + 1..];
+                let end = rest
+                    .find(|c: char| c.is_whitespace() || ",[]{}".contains(c))
+                    .unwrap_or(rest.len());
+                let line_start = src[..gap_start + at].rfind('\n').map_or(0, |n| n + 1);
+                let before = &src[line_start..gap_start + at];
+                let at_key = before.trim_start_matches([' ', '-']).is_empty();
+                return check_name(&rest[..end], ev, at_key);
+            }
+            _ => {}
+        }
+        prev_blank = c.is_whitespace();
+    }
+    Ok(())
+}
+
+/// yaml.v3 takes anchor and alias names as letters, digits, `_` and `-` only. A name the YAML
+/// 1.2 parser read further must fail as it fails in sops, or mean something else there.
+fn check_name(name: &str, ev: &Ev, at_key: bool) -> Result<(), StoreError> {
+    let Some(bad) = name.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-'))
+    else {
+        return Ok(());
+    };
+    let ends_in_colon = name[bad..] == *":";
+    if bad > 0 && ends_in_colon && at_key {
+        // `&name:` where a key starts: yaml.v3 reads an anchored empty key.
+        return Err(unsupported("Tree contains a non-string key"));
+    }
+    let message = if bad > 0 && ends_in_colon {
+        "mapping values are not allowed in this context"
+    } else if bad > 0 && name[bad..].starts_with(':') {
+        "an anchor or alias name with `:` inside: sops (yaml.v3) ends the name at the colon and reads a different value; rename it"
+    } else {
+        "did not find expected alphabetic or numeric character (anchor and alias names are letters, digits, `_` and `-`)"
+    };
+    Err(syntax(ev.line, ev.col, message))
+}
+
+/// A block scalar whose last line ends the input without a line break: the YAML 1.2 parser
+/// still clips (or keeps) a final `\n`, yaml.v3 has none to keep, and sops follows yaml.v3.
+fn without_phantom_last_break<'t>(
+    src: &str,
+    ev: &Ev,
+    text: &'t str,
+    style: ScalarStyle,
+) -> &'t str {
+    let block = matches!(style, ScalarStyle::Literal | ScalarStyle::Folded);
+    let at_eof = ev.end_byte >= src.len() && !src.ends_with(['\n', '\r']);
+    match text.strip_suffix('\n') {
+        Some(stripped) if block && at_eof => stripped,
+        _ => text,
+    }
+}
+
 /// Byte offsets where lines start, counting line breaks as YAML (and the parser's line numbers)
 /// do: CR LF, LF, and a lone CR.
 /// The column of a block sequence's first `-`. The parser reports a sequence in the column of
@@ -744,8 +808,19 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     };
     let mut run: Vec<Comment> = Vec::new();
     let mut i = 0;
+    // Where the previous event ended: an anchor sits between it and its node.
+    let mut content_end = 0;
     while i < events.len() {
         let ev = &events[i];
+        let last_end = content_end;
+        // Comments do not count: an anchor's line may end in one (`- &a # c`). Nor do the
+        // stream and document starts, whose spans may cover the first node's properties.
+        if !matches!(
+            ev.event,
+            Event::Comment(..) | Event::StreamStart | Event::DocumentStart(..)
+        ) {
+            content_end = content_end.max(ev.end_byte);
+        }
         let next_is_end = matches!(
             events.get(i + 1).map(|e| &e.event),
             Some(Event::MappingEnd | Event::SequenceEnd | Event::DocumentEnd)
@@ -818,9 +893,21 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                 b.check_duplicates = false;
             }
             Event::MappingStart(style, anchor, _) | Event::SequenceStart(style, anchor, _) => {
-                let is_key = b.expecting_key();
-                if is_key {
-                    return Err(unsupported("Tree contains a non-string key"));
+                if b.expecting_key() {
+                    // yaml.v3 fails while unmarshalling (sops exits 2), not while walking.
+                    let kind = if matches!(ev.event, Event::MappingStart(..)) {
+                        "!!map"
+                    } else {
+                        "!!seq"
+                    };
+                    return Err(syntax(
+                        ev.line,
+                        ev.col,
+                        &format!("cannot unmarshal {kind} into string (a collection as key)"),
+                    ));
+                }
+                if *anchor != 0 {
+                    check_anchor_name(b.src, last_end, ev)?;
                 }
                 let flow = *style == StructureStyle::Flow;
                 let frame = if matches!(ev.event, Event::MappingStart(..)) {
@@ -859,6 +946,8 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                 }
             }
             Event::Alias(id) => {
+                let name = b.src.get(ev.start_byte + 1..ev.end_byte).unwrap_or("");
+                check_name(name, ev, false)?;
                 b.settle_dash_heads(false);
                 b.flush_heads_before_node();
                 let anchored = b
@@ -878,7 +967,14 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                 if b.expecting_key() {
                     match node {
                         Node::Scalar(Scalar::Str(s)) => b.key(s, ev.line, ev.col)?,
-                        _ => return Err(unsupported("Tree contains a non-string key")),
+                        Node::Scalar(_) => {
+                            return Err(unsupported("Tree contains a non-string key"))
+                        }
+                        _ => return Err(syntax(
+                            ev.line,
+                            ev.col,
+                            "cannot unmarshal a collection into string (an alias of one as key)",
+                        )),
                     }
                     b.prev = Prev::Key;
                 } else {
@@ -890,6 +986,9 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                 b.prev_flow_end = false;
             }
             Event::Scalar(text, style, anchor, tag) => {
+                if *anchor != 0 {
+                    check_anchor_name(b.src, last_end, ev)?;
+                }
                 // The parser reports an absent item as a zero-width `~`.
                 let empty = ev.start_byte == ev.end_byte && *anchor == 0 && tag.is_none();
                 b.settle_dash_heads(empty);
@@ -904,6 +1003,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                     b.key(key, ev.line, ev.col)?;
                     b.prev = Prev::Key;
                 } else {
+                    let text = without_phantom_last_break(b.src, ev, text, *style);
                     let node = Node::Scalar(scalar_value(text, *style, tag)?);
                     if *anchor != 0 {
                         b.anchors.insert(*anchor, node.clone());
