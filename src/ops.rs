@@ -5,7 +5,7 @@ use crate::crypto::{
     decrypt_document, encrypt_document, Cipher, CryptoError, DataKey, IvStash, Protection,
 };
 use crate::keys::groups::{self, GroupError, RecoverError};
-use crate::keys::{KeyUnwrapper, MasterKey};
+use crate::keys::{KeyService, MasterKey};
 use crate::metadata::{BadRegex, Metadata, PartialRule, WRITTEN_VERSION};
 use crate::stores::{metadata_wire, Store, StoreError};
 use crate::tree::Document;
@@ -111,7 +111,7 @@ pub fn load_encrypted(store: &dyn Store, bytes: &[u8]) -> Result<EncryptedFile, 
 
 /// Options for decryption.
 pub struct DecryptOptions<'a> {
-    pub unwrappers: &'a [&'a dyn KeyUnwrapper],
+    pub keys: &'a dyn KeyService,
     pub decryption_order: &'a [String],
     pub ignore_mac: bool,
     /// Filled with the IVs of the values, so a later re-encryption keeps unchanged ciphertexts.
@@ -130,7 +130,7 @@ pub struct Decrypted {
 /// Recovers the data key, decrypts every value and verifies the MAC (unless told not to).
 pub fn decrypt(file: EncryptedFile, options: &DecryptOptions) -> Result<Decrypted, Error> {
     let EncryptedFile { mut doc, meta } = file;
-    let data_key = groups::recover(&meta, options.unwrappers, options.decryption_order)?;
+    let data_key = groups::recover(&meta, options.keys, options.decryption_order)?;
     let selector = meta.rule.selector()?;
     let cipher = Cipher::new(&data_key);
     let protection = Protection {
@@ -174,52 +174,49 @@ pub fn emit_encrypted(store: &dyn Store, doc: Document, meta: &Metadata) -> Resu
     Ok(store.emit_encrypted(doc, node)?)
 }
 
-/// Decrypts with the key sources the environment configures (age identities, PGP keys, …).
-pub fn decrypt_with_env(
-    file: EncryptedFile,
-    decryption_order: &[String],
-    ignore_mac: bool,
-    stash: Option<&IvStash>,
-) -> Result<Decrypted, Error> {
-    let sources = crate::keys::KeySources::from_env();
-    decrypt(
-        file,
-        &DecryptOptions {
-            unwrappers: &sources.unwrappers(),
-            decryption_order,
-            ignore_mac,
-            stash,
-        },
-    )
-}
-
 /// Everything needed to turn an encrypted file's bytes into plaintext output.
 pub struct PlainRequest<'a> {
     pub input: &'a dyn Store,
     pub output: &'a dyn Store,
     pub ignore_mac: bool,
     pub decryption_order: &'a [String],
+    pub keys: &'a dyn KeyService,
 }
 
-/// Decrypts an encrypted file (any format) with the keys of the environment and emits its
-/// plaintext in the output format. The Kubernetes wrapper and `exec-*` use this.
+/// Decrypts an encrypted file (any format) and emits its plaintext in the output format. The
+/// Kubernetes wrapper and `exec-*` use this.
 pub fn decrypt_to_plain(
     bytes: &[u8],
     request: &PlainRequest,
 ) -> Result<zeroize::Zeroizing<Vec<u8>>, Error> {
     let file = load_encrypted(request.input, bytes)?;
-    let decrypted = decrypt_with_env(file, request.decryption_order, request.ignore_mac, None)?;
+    let decrypted = decrypt(
+        file,
+        &DecryptOptions {
+            keys: request.keys,
+            decryption_order: request.decryption_order,
+            ignore_mac: request.ignore_mac,
+            stash: None,
+        },
+    )?;
     Ok(zeroize::Zeroizing::new(
         request.output.emit_plain(&decrypted.doc)?,
     ))
 }
 
 /// Decrypts an encrypted file and returns its plaintext document (for callers that walk it).
-pub fn decrypt_document_with_env(
+pub fn decrypt_bytes_to_document(
     bytes: &[u8],
     input: &dyn Store,
+    keys: &dyn KeyService,
     decryption_order: &[String],
 ) -> Result<Document, Error> {
     let file = load_encrypted(input, bytes)?;
-    Ok(decrypt_with_env(file, decryption_order, false, None)?.doc)
+    let options = DecryptOptions {
+        keys,
+        decryption_order,
+        ignore_mac: false,
+        stash: None,
+    };
+    Ok(decrypt(file, &options)?.doc)
 }

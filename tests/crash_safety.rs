@@ -45,7 +45,7 @@ fn decrypt_yaml(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let plain = decrypt(
         file,
         &DecryptOptions {
-            unwrappers: &unwrappers,
+            keys: &rsops::keys::Unwrappers(&unwrappers),
             decryption_order: &[],
             ignore_mac: false,
             stash: None,

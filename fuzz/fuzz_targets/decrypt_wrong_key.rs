@@ -30,7 +30,7 @@ fuzz_target!(|data: &[u8]| {
             meta: file.meta,
         },
         &DecryptOptions {
-            unwrappers: &unwrappers,
+            keys: &rsops::keys::Unwrappers(&unwrappers),
             decryption_order: &[],
             ignore_mac: false,
             stash: None,

@@ -4,9 +4,7 @@
 use super::args::{FormatArgs, GlobalArgs, KeyArgs, PartialArgs};
 use super::exit::{self, CliError};
 use rsops::config::{find_config, ConfigFile, KeySpec, RuleConfig};
-use rsops::keys::age::parse_recipients;
-use rsops::keys::pgp::PgpKey;
-use rsops::keys::MasterKey;
+use rsops::keys::{KeyService, MasterKey};
 use rsops::metadata::PartialRule;
 use rsops::stores::{store_for, Format, Store, StoreOptions};
 use std::path::{Path, PathBuf};
@@ -249,77 +247,20 @@ fn parse_encryption_context(
     Ok(context)
 }
 
-/// Builds the backend for a key spec.
-pub fn master_key(spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, CliError> {
-    let invalid = |e: rsops::keys::KeyError| CliError::new(exit::ERROR_GENERIC, e.to_string());
-    match spec {
-        KeySpec::Age(recipients) => Ok(parse_recipients(recipients)
-            .map_err(invalid)?
-            .into_iter()
-            .map(|r| Box::new(r) as Box<dyn MasterKey>)
-            .collect()),
-        KeySpec::Pgp(fp) => Ok(vec![Box::new(PgpKey::new(fp).map_err(invalid)?)]),
-        #[cfg(feature = "aws-kms")]
-        KeySpec::Kms {
-            arn,
-            role,
-            context,
-            aws_profile,
-        } => Ok(vec![Box::new(
-            rsops::keys::aws::KmsKey::new(arn, role, context.clone(), aws_profile)
-                .map_err(invalid)?,
-        )]),
-        #[cfg(feature = "gcp-kms")]
-        KeySpec::GcpKms(id) => Ok(vec![Box::new(
-            rsops::keys::gcpkms::GcpKmsKey::new(id).map_err(invalid)?,
-        )]),
-        #[cfg(feature = "azure-kv")]
-        KeySpec::AzureKv {
-            vault_url,
-            key,
-            version,
-        } => Ok(vec![Box::new(rsops::keys::azkv::AzureKvKey::new(
-            vault_url, key, version,
-        ))]),
-        #[cfg(feature = "hc-vault")]
-        KeySpec::HcVault(uri) => Ok(vec![Box::new(
-            rsops::keys::hcvault::VaultKey::from_uri(uri).map_err(invalid)?,
-        )]),
-        #[allow(unreachable_patterns)]
-        other => Err(CliError::new(
-            exit::ERROR_GENERIC,
-            format!(
-                "this rsops build cannot encrypt with {} keys",
-                spec_kind(other)
-            ),
-        )
-        .hint("rebuild with the matching cargo feature (aws-kms, gcp-kms, azure-kv, hc-vault)")),
-    }
-}
-
-fn spec_kind(spec: &KeySpec) -> &'static str {
-    match spec {
-        KeySpec::Age(_) => "age",
-        KeySpec::Pgp(_) => "PGP",
-        KeySpec::Kms { .. } => "AWS KMS",
-        KeySpec::GcpKms(_) => "GCP KMS",
-        KeySpec::AzureKv { .. } => "Azure Key Vault",
-        KeySpec::HcVault(_) => "HashiCorp Vault transit",
-        KeySpec::Hckms(_) => "HuaweiCloud KMS",
-    }
-}
-
+/// The master keys of every group, from the key service the CLI built.
 pub fn master_key_groups(
+    keys: &dyn KeyService,
     groups: &[Vec<KeySpec>],
 ) -> Result<Vec<Vec<Box<dyn MasterKey>>>, CliError> {
+    let invalid = |e: rsops::keys::KeyError| CliError::new(exit::ERROR_GENERIC, e.to_string());
     groups
         .iter()
         .map(|g| {
-            let mut keys = Vec::new();
+            let mut group = Vec::new();
             for spec in g {
-                keys.extend(master_key(spec)?);
+                group.extend(keys.master_keys(spec).map_err(invalid)?);
             }
-            Ok(keys)
+            Ok(group)
         })
         .collect()
 }

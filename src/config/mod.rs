@@ -41,6 +41,19 @@ pub enum KeySpec {
 }
 
 impl KeySpec {
+    /// The backend's name as users read it in messages.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            KeySpec::Age(_) => "age",
+            KeySpec::Pgp(_) => "PGP",
+            KeySpec::Kms { .. } => "AWS KMS",
+            KeySpec::GcpKms(_) => "GCP KMS",
+            KeySpec::AzureKv { .. } => "Azure Key Vault",
+            KeySpec::HcVault(_) => "HashiCorp Vault transit",
+            KeySpec::Hckms(_) => "HuaweiCloud KMS",
+        }
+    }
+
     /// Identity used to drop duplicates within a group, as sops does (type + ToString).
     fn dedup_key(&self) -> String {
         format!("{self:?}")

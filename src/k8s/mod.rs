@@ -106,6 +106,8 @@ pub fn decrypt_file_bytes(
     let options = StoreOptions::default();
     let input = store_for(format, options);
     let out = store_for(output.unwrap_or(format), options);
+    // The generators are still handed paths, not a key service (issue 12 moves them onto one).
+    let keys = crate::keys::EnvKeys::from_env();
     ops::decrypt_to_plain(
         bytes,
         &PlainRequest {
@@ -113,6 +115,7 @@ pub fn decrypt_file_bytes(
             output: out.as_ref(),
             ignore_mac: false,
             decryption_order: &decryption_order(),
+            keys: &keys,
         },
     )
     .map_err(|source| Error::Decrypt {
@@ -137,7 +140,9 @@ pub fn decrypt_document(path: &Path) -> Result<(Document, Format), Error> {
         path: path.to_path_buf(),
     })?;
     let store = store_for(format, StoreOptions::default());
-    let doc = ops::decrypt_document_with_env(&bytes, store.as_ref(), &decryption_order()).map_err(
+    let keys = crate::keys::EnvKeys::from_env();
+    let order = decryption_order();
+    let doc = ops::decrypt_bytes_to_document(&bytes, store.as_ref(), &keys, &order).map_err(
         |source| Error::Decrypt {
             path: path.to_path_buf(),
             source,

@@ -2,7 +2,7 @@
 //! back from whichever keys the user holds, with a per-key report when that fails.
 
 use super::shamir::{self, ShamirError};
-use super::{KeyError, KeyUnwrapper, MasterKey};
+use super::{KeyError, KeyService, MasterKey};
 use crate::crypto::DataKey;
 use crate::metadata::{KeyGroup, KeyStanza, Metadata};
 use zeroize::Zeroizing;
@@ -165,24 +165,17 @@ fn ordered<'a>(keys: &'a [KeyStanza], order: &[String]) -> Vec<&'a KeyStanza> {
     sorted
 }
 
-fn try_key(
-    stanza: &KeyStanza,
-    unwrappers: &[&dyn KeyUnwrapper],
-) -> Result<Zeroizing<Vec<u8>>, Attempt> {
-    let mut last = Attempt::Unsupported;
-    for unwrapper in unwrappers {
-        match unwrapper.unwrap(stanza) {
-            None => continue,
-            Some(Ok(secret)) => return Ok(secret),
-            Some(Err(e)) => last = Attempt::Failed(e.to_string()),
-        }
+fn try_key(stanza: &KeyStanza, keys: &dyn KeyService) -> Result<Zeroizing<Vec<u8>>, Attempt> {
+    match keys.unwrap(stanza) {
+        None => Err(Attempt::Unsupported),
+        Some(Ok(secret)) => Ok(secret),
+        Some(Err(e)) => Err(Attempt::Failed(e.to_string())),
     }
-    Err(last)
 }
 
 fn recover_group(
     group: &KeyGroup,
-    unwrappers: &[&dyn KeyUnwrapper],
+    keys: &dyn KeyService,
     order: &[String],
 ) -> (Option<Zeroizing<Vec<u8>>>, Vec<KeyReport>) {
     let mut reports = Vec::new();
@@ -191,7 +184,7 @@ fn recover_group(
         let attempt = if found.is_some() {
             Attempt::Skipped
         } else {
-            match try_key(stanza, unwrappers) {
+            match try_key(stanza, keys) {
                 Ok(secret) => {
                     found = Some(secret);
                     Attempt::Success
@@ -211,7 +204,7 @@ fn recover_group(
 /// Gets the data key back: one group → its key's secret; several → `threshold` shares combined.
 pub fn recover(
     meta: &Metadata,
-    unwrappers: &[&dyn KeyUnwrapper],
+    keys: &dyn KeyService,
     order: &[String],
 ) -> Result<DataKey, RecoverError> {
     let multi = meta.key_groups.len() > 1;
@@ -230,8 +223,8 @@ pub fn recover(
             reports.push((false, skipped(group)));
             continue;
         }
-        let (secret, keys) = recover_group(group, unwrappers, order);
-        reports.push((secret.is_some(), keys));
+        let (secret, group_reports) = recover_group(group, keys, order);
+        reports.push((secret.is_some(), group_reports));
         shares.extend(secret);
     }
     let fail = |problem: Option<String>, reports| RecoverError {
@@ -274,6 +267,7 @@ fn skipped(group: &KeyGroup) -> Vec<KeyReport> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::keys::{KeyUnwrapper, Unwrappers};
     use crate::metadata::AgeStanza;
 
     /// A stand-in backend that "wraps" by storing the secret in hex and unwraps only the
@@ -339,10 +333,10 @@ mod tests {
         let m = meta(wrapped, t);
         let order: Vec<String> = vec!["age".into()];
         let holder = FakeHolder(vec!["a".into(), "c".into()]);
-        let got = recover(&m, &[&holder], &order).unwrap();
+        let got = recover(&m, &Unwrappers(&[&holder]), &order).unwrap();
         assert_eq!(got.as_bytes(), key.as_bytes());
         let only_one = FakeHolder(vec!["b".into()]);
-        let err = recover(&m, &[&only_one], &order).unwrap_err();
+        let err = recover(&m, &Unwrappers(&[&only_one]), &order).unwrap_err();
         assert!(err.to_string().contains("Group 0: FAILED"), "{err}");
     }
 
@@ -357,7 +351,7 @@ mod tests {
             "a threshold given for one group is kept, as sops records it"
         );
         let holder = FakeHolder(vec!["b".into()]);
-        let got = recover(&meta(wrapped, 0), &[&holder], &[]).unwrap();
+        let got = recover(&meta(wrapped, 0), &Unwrappers(&[&holder]), &[]).unwrap();
         assert_eq!(got.as_bytes(), key.as_bytes());
     }
 }

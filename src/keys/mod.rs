@@ -6,6 +6,7 @@ pub mod aws;
 #[cfg(feature = "azure-kv")]
 pub mod azkv;
 pub mod discovery;
+mod factory;
 #[cfg(feature = "gcp-kms")]
 pub mod gcpkms;
 pub mod groups;
@@ -16,6 +17,7 @@ pub mod http;
 pub mod pgp;
 pub mod shamir;
 
+use crate::config::KeySpec;
 use crate::metadata::KeyStanza;
 use zeroize::Zeroizing;
 
@@ -51,8 +53,40 @@ pub trait KeyUnwrapper {
     fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>>;
 }
 
-/// Every decryption-key source rsops knows, each loading its secrets only when first asked.
-pub struct KeySources {
+/// Who can wrap and unwrap data keys for this process. Every library operation takes one; the
+/// library itself never looks at the environment for keys. [`EnvKeys`] is the one sops users
+/// know (identities, keyrings and cloud credentials from the environment); a test, a remote
+/// keyservice or a cache is another.
+pub trait KeyService {
+    /// The master keys a key spec names (an age spec may list several recipients).
+    fn master_keys(&self, spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, KeyError>;
+    /// `None` when no source here handles this stanza's type.
+    fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>>;
+}
+
+/// Unwrap-only service over explicit unwrappers, tried in order (tests, embedding programs
+/// that hold their identities themselves).
+pub struct Unwrappers<'a>(pub &'a [&'a dyn KeyUnwrapper]);
+
+impl KeyService for Unwrappers<'_> {
+    fn master_keys(&self, spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, KeyError> {
+        Err(KeyError::Failed {
+            backend: spec.kind(),
+            key: String::new(),
+            message: "this key service only unwraps".to_string(),
+        })
+    }
+
+    fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>> {
+        self.0.iter().find_map(|u| u.unwrap(stanza))
+    }
+}
+
+/// Every key source rsops knows, configured from one environment snapshot as sops reads it
+/// (`SOPS_AGE_*`, `GNUPGHOME`, cloud credentials …); each loads its secrets only when first
+/// asked.
+pub struct EnvKeys {
+    env: discovery::Env,
     age: age::AgeIdentities,
     pgp: pgp::PgpDecryptor,
     #[cfg(feature = "aws-kms")]
@@ -65,10 +99,11 @@ pub struct KeySources {
     azure: azkv::AzureKvUnwrapper,
 }
 
-impl KeySources {
-    /// Sources configured by the environment, as sops reads it (SOPS_AGE_*, GNUPGHOME …).
-    pub fn from_env() -> KeySources {
-        KeySources {
+impl EnvKeys {
+    /// The sources the process environment configures; for the CLI, which builds it once.
+    pub fn from_env() -> EnvKeys {
+        EnvKeys {
+            env: discovery::Env::process(),
             age: age::AgeIdentities::from_env(),
             pgp: pgp::PgpDecryptor::from_env(),
             #[cfg(feature = "aws-kms")]
@@ -84,7 +119,7 @@ impl KeySources {
 
     /// Network sources come after the offline ones; each answers only for its own stanza type,
     /// and none touches the network before it is asked about one.
-    pub fn unwrappers(&self) -> Vec<&dyn KeyUnwrapper> {
+    fn unwrappers(&self) -> Vec<&dyn KeyUnwrapper> {
         #[allow(unused_mut)]
         let mut list: Vec<&dyn KeyUnwrapper> = vec![&self.age, &self.pgp];
         #[cfg(feature = "aws-kms")]
@@ -96,5 +131,15 @@ impl KeySources {
         #[cfg(feature = "azure-kv")]
         list.push(&self.azure);
         list
+    }
+}
+
+impl KeyService for EnvKeys {
+    fn master_keys(&self, spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, KeyError> {
+        factory::master_keys(spec, &self.env)
+    }
+
+    fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>> {
+        self.unwrappers().into_iter().find_map(|u| u.unwrap(stanza))
     }
 }

@@ -55,7 +55,14 @@ pub fn open(
     let bytes = io::read_input(Some(&path))?;
     let encrypted = ops::load_encrypted(in_store.as_ref(), &bytes)?;
     let stash = IvStash::default();
-    let decrypted = ops::decrypt_with_env(encrypted, &order, flags.ignore_mac, Some(&stash))?;
+    let keys = rsops::keys::EnvKeys::from_env();
+    let options = ops::DecryptOptions {
+        keys: &keys,
+        decryption_order: &order,
+        ignore_mac: flags.ignore_mac,
+        stash: Some(&stash),
+    };
+    let decrypted = ops::decrypt(encrypted, &options)?;
     Ok(Opened {
         path,
         in_store,

@@ -38,7 +38,14 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     let in_store = setup.in_store();
     let out_store = setup.out_store();
     let encrypted = ops::load_encrypted(in_store.as_ref(), &input)?;
-    let decrypted = ops::decrypt_with_env(encrypted, &order, args.ignore_mac, None)?;
+    let keys = rsops::keys::EnvKeys::from_env();
+    let options = ops::DecryptOptions {
+        keys: &keys,
+        decryption_order: &order,
+        ignore_mac: args.ignore_mac,
+        stash: None,
+    };
+    let decrypted = ops::decrypt(encrypted, &options)?;
     if decrypted.plain_comments > 0 {
         eprintln!(
             "warning: {} comment(s) in the file were not encrypted; this is expected for files written by old sops versions",

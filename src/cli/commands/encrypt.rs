@@ -90,7 +90,7 @@ impl NewFileKeys {
             }
         };
         Ok(NewFileKeys {
-            master_keys: plan::master_key_groups(&groups)?,
+            master_keys: plan::master_key_groups(&rsops::keys::EnvKeys::from_env(), &groups)?,
             threshold,
             partial,
             mac_only,

@@ -19,9 +19,8 @@ fn rewrite(
     let bytes = io::read_input(Some(&path))?;
     let mut encrypted = ops::load_encrypted(store.as_ref(), &bytes)?;
     let order = plan::decryption_order(decrypt.decryption_order.as_deref())?;
-    let sources = rsops::keys::KeySources::from_env();
-    let data_key =
-        recover(&encrypted.meta, &sources.unwrappers(), &order).map_err(ops::Error::from)?;
+    let keys = rsops::keys::EnvKeys::from_env();
+    let data_key = recover(&encrypted.meta, &keys, &order).map_err(ops::Error::from)?;
     let mut groups: Vec<Vec<KeySpec>> = encrypted
         .meta
         .key_groups
@@ -29,7 +28,7 @@ fn rewrite(
         .map(|g| g.keys.iter().map(KeySpec::from_stanza).collect())
         .collect();
     let threshold = change(&mut groups, encrypted.meta.shamir_threshold)?;
-    let master_keys = plan::master_key_groups(&groups)?;
+    let master_keys = plan::master_key_groups(&keys, &groups)?;
     let (wrapped, threshold) =
         wrap_groups(&data_key, &master_keys, threshold).map_err(ops::Error::from)?;
     encrypted.meta.key_groups = wrapped;

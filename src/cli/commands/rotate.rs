@@ -97,7 +97,7 @@ pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
         .map(|g| g.keys.iter().map(KeySpec::from_stanza).collect())
         .collect();
     let groups = changed_groups(&current, &args.changes, &args.encryption_context)?;
-    let master_keys = plan::master_key_groups(&groups)?;
+    let master_keys = plan::master_key_groups(&rsops::keys::EnvKeys::from_env(), &groups)?;
     let data_key = DataKey::generate();
     let (wrapped, threshold) = wrap_groups(&data_key, &master_keys, opened.meta.shamir_threshold)
         .map_err(ops::Error::from)?;

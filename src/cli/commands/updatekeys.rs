@@ -165,9 +165,9 @@ fn update_file(
         return Ok(Outcome::Declined);
     }
     let order = plan::decryption_order(args.decrypt.decryption_order.as_deref())?;
-    let sources = rsops::keys::KeySources::from_env();
-    let data_key = recover(&file.meta, &sources.unwrappers(), &order).map_err(ops::Error::from)?;
-    let master_keys = plan::master_key_groups(&rule.key_groups)?;
+    let keys = rsops::keys::EnvKeys::from_env();
+    let data_key = recover(&file.meta, &keys, &order).map_err(ops::Error::from)?;
+    let master_keys = plan::master_key_groups(&keys, &rule.key_groups)?;
     let (wrapped, threshold) =
         wrap_groups(&data_key, &master_keys, threshold).map_err(ops::Error::from)?;
     file.meta.key_groups = wrapped;

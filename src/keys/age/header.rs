@@ -130,7 +130,7 @@ mod tests {
         let stanza_start = text.find("-> ").unwrap();
         let stanza_end = text.find("---").unwrap();
         let stanza = &text[stanza_start..stanza_end];
-        let mut forged = text[..stanza_start].as_bytes().to_vec();
+        let mut forged = text.as_bytes()[..stanza_start].to_vec();
         for _ in 0..copies {
             forged.extend_from_slice(stanza.as_bytes());
         }
