@@ -63,7 +63,7 @@ pub fn existing_file(path: &Path) -> Result<PathBuf, CliError> {
 }
 
 pub use rsops::sys::atomic::Contents;
-use rsops::sys::atomic::{self, HardLinks, WriteError};
+use rsops::sys::atomic::{self, Policy, WriteError};
 
 /// Set to 1 to replace a file that has other hard links; those names keep the old contents.
 const ALLOW_HARD_LINKS_ENV: &str = "RSOPS_ALLOW_HARD_LINKS";
@@ -83,15 +83,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8], contents: Contents) -> Result<(),
 }
 
 fn replace(path: &Path, bytes: &[u8], contents: Contents, target: Target) -> Result<(), CliError> {
-    atomic::replace(path, bytes, contents, hard_link_policy())
-        .map_err(|e| write_error(path, target, e))
-}
-
-fn hard_link_policy() -> HardLinks {
-    match std::env::var_os(ALLOW_HARD_LINKS_ENV) {
-        Some(v) if v == "1" => HardLinks::Allow,
-        _ => HardLinks::Refuse,
-    }
+    let policy = Policy {
+        // sops refuses an in-place file it cannot open for writing; an `--output` file the user
+        // named is theirs to replace (root's sops overwrites it too).
+        allow_read_only: target == Target::Output,
+        allow_hard_links: std::env::var_os(ALLOW_HARD_LINKS_ENV).is_some_and(|v| v == "1"),
+    };
+    atomic::replace(path, bytes, contents, policy).map_err(|e| write_error(path, target, e))
 }
 
 /// sops's wording where sops has one (`Could not open in-place file for writing: …`), exit code

@@ -26,12 +26,15 @@ pub enum Contents {
     Ciphertext,
 }
 
-/// Whether a target with several hard links may be replaced. The rename gives this name a new
-/// file and leaves the old contents (often plaintext) under every other name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum HardLinks {
-    Refuse,
-    Allow,
+/// Which existing targets may be replaced. Both default to refusing.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Policy {
+    /// A file with no write bit for anyone: sops fails to open it for writing, so an in-place
+    /// rewrite refuses it too. An `--output` target the user named explicitly may be replaced.
+    pub allow_read_only: bool,
+    /// A file with several hard links: the rename gives this name a new file and leaves the old
+    /// contents (often plaintext) under every other name.
+    pub allow_hard_links: bool,
 }
 
 /// The step of a write that failed.
@@ -105,9 +108,16 @@ pub fn replace(
     path: &Path,
     bytes: &[u8],
     contents: Contents,
-    links: HardLinks,
+    policy: Policy,
 ) -> Result<(), WriteError> {
-    replace_with(path, bytes, contents, links, TempKind::Unnamed, &mut |_| {})
+    replace_with(
+        path,
+        bytes,
+        contents,
+        policy,
+        TempKind::Unnamed,
+        &mut |_| {},
+    )
 }
 
 /// How the temporary file starts its life; tests force the named fallback.
@@ -125,7 +135,7 @@ fn replace_with(
     path: &Path,
     bytes: &[u8],
     contents: Contents,
-    links: HardLinks,
+    policy: Policy,
     kind: TempKind,
     on_named: &mut dyn FnMut(&Path),
 ) -> Result<(), WriteError> {
@@ -136,7 +146,7 @@ fn replace_with(
     let dir = open_dir(&dir_path).map_err(errno(Step::OpeningDirectory))?;
     let existing = existing(&dir, &name, path)?;
     if let Some(existing) = &existing {
-        refuse_unsafe(existing, path, links)?;
+        refuse_unsafe(existing, path, policy)?;
     }
     sweep_stale(&dir);
     let (file, mut temp) = create_temp(&dir, kind)?;
@@ -272,14 +282,14 @@ fn existing(dir: &OwnedFd, name: &OsString, path: &Path) -> Result<Option<Existi
     }
 }
 
-fn refuse_unsafe(existing: &Existing, path: &Path, links: HardLinks) -> Result<(), WriteError> {
-    if existing.mode & 0o222 == 0 {
+fn refuse_unsafe(existing: &Existing, path: &Path, policy: Policy) -> Result<(), WriteError> {
+    if existing.mode & 0o222 == 0 && !policy.allow_read_only {
         return Err(WriteError::ReadOnly {
             path: path.to_path_buf(),
             mode: existing.mode,
         });
     }
-    if existing.links > 1 && links == HardLinks::Refuse {
+    if existing.links > 1 && !policy.allow_hard_links {
         return Err(WriteError::HardLinked {
             path: path.to_path_buf(),
             links: existing.links,
@@ -541,7 +551,7 @@ mod tests {
             &target,
             b"new",
             Contents::Ciphertext,
-            HardLinks::Refuse,
+            Policy::default(),
             kind,
             &mut |_| swap_for_symlinks(&dir, &victim),
         );
@@ -580,7 +590,7 @@ mod tests {
                 &target,
                 b"new",
                 Contents::Ciphertext,
-                HardLinks::Refuse,
+                Policy::default(),
                 kind,
                 &mut |_| {},
             )
@@ -670,20 +680,31 @@ mod tests {
         let target = dir.path().join("f");
         std::fs::write(&target, "old").unwrap();
         set_mode(&target, 0o444);
-        let result = replace(&target, b"new", Contents::Ciphertext, HardLinks::Refuse);
+        let result = replace(&target, b"new", Contents::Ciphertext, Policy::default());
         assert!(
             matches!(result, Err(WriteError::ReadOnly { mode: 0o444, .. })),
             "{result:?}"
         );
+        let allow = Policy {
+            allow_read_only: true,
+            ..Policy::default()
+        };
+        replace(&target, b"kept 0444", Contents::Plaintext, allow).unwrap();
+        assert_eq!(mode(&target), 0o400);
+        std::fs::write(&target, "old").unwrap();
         set_mode(&target, 0o644);
         std::fs::hard_link(&target, dir.path().join("g")).unwrap();
-        let result = replace(&target, b"new", Contents::Ciphertext, HardLinks::Refuse);
+        let result = replace(&target, b"new", Contents::Ciphertext, Policy::default());
         assert!(
             matches!(result, Err(WriteError::HardLinked { links: 2, .. })),
             "{result:?}"
         );
         assert_eq!(std::fs::read(&target).unwrap(), b"old");
-        replace(&target, b"new", Contents::Ciphertext, HardLinks::Allow).unwrap();
+        let allow = Policy {
+            allow_hard_links: true,
+            ..Policy::default()
+        };
+        replace(&target, b"new", Contents::Ciphertext, allow).unwrap();
         assert_eq!(std::fs::read(&target).unwrap(), b"new");
         assert_eq!(std::fs::read(dir.path().join("g")).unwrap(), b"old");
     }
@@ -693,7 +714,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let link = dir.path().join("link");
         std::os::unix::fs::symlink("real", &link).unwrap();
-        replace(&link, b"new", Contents::Ciphertext, HardLinks::Refuse).unwrap();
+        replace(&link, b"new", Contents::Ciphertext, Policy::default()).unwrap();
         assert!(link.symlink_metadata().unwrap().file_type().is_symlink());
         assert_eq!(std::fs::read(dir.path().join("real")).unwrap(), b"new");
     }
@@ -702,7 +723,7 @@ mod tests {
     fn new_plaintext_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let target = dir.path().join("new");
-        replace(&target, b"secret", Contents::Plaintext, HardLinks::Refuse).unwrap();
+        replace(&target, b"secret", Contents::Plaintext, Policy::default()).unwrap();
         assert_eq!(mode(&target) & 0o077, 0);
         let meta = std::fs::metadata(&target).unwrap();
         assert_eq!(meta.uid(), rustix::process::geteuid().as_raw());
