@@ -167,7 +167,16 @@ fn replace_with(
         }
     };
     ensure_ours(&dir, &temp, &file, path)?;
-    rfs::renameat(&dir, &temp.name, &dir, &name).map_err(errno(Step::Renaming))?;
+    match rfs::renameat(&dir, &temp.name, &dir, &name) {
+        Ok(()) => {}
+        // Our temp's name vanished after the check above: someone removed it.
+        Err(Errno::NOENT) => {
+            return Err(WriteError::Tampered {
+                path: path.to_path_buf(),
+            })
+        }
+        Err(e) => return Err(errno(Step::Renaming)(e)),
+    }
     temp.disarm();
     // Makes the rename itself durable; failing here cannot lose data, so it is not an error.
     let _ = rfs::fsync(&dir);
