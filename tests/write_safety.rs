@@ -128,10 +128,12 @@ fn decrypt_in_place_writes_through_a_symlink() {
     let dir = tempfile::tempdir().unwrap();
     let (real, link) = linked_fixture(dir.path());
     assert_eq!(encrypt_in_place(&real).code, Some(0));
+    set_mode(&real, 0o644);
     ok(&["decrypt", "-i", link.to_str().unwrap()], &[]);
     assert!(is_symlink(&link));
     let text = std::fs::read_to_string(&real).unwrap();
     assert!(text.contains("hunter2-PLAINTEXT"), "{text}");
+    assert_eq!(mode(&real), 0o600, "decrypted in place, yet readable by others");
 }
 
 #[test]
