@@ -133,7 +133,11 @@ fn decrypt_in_place_writes_through_a_symlink() {
     assert!(is_symlink(&link));
     let text = std::fs::read_to_string(&real).unwrap();
     assert!(text.contains("hunter2-PLAINTEXT"), "{text}");
-    assert_eq!(mode(&real), 0o600, "decrypted in place, yet readable by others");
+    assert_eq!(
+        mode(&real),
+        0o600,
+        "decrypted in place, yet readable by others"
+    );
 }
 
 #[test]

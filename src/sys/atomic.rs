@@ -728,6 +728,31 @@ mod tests {
         assert_eq!(std::fs::read(dir.path().join("real")).unwrap(), b"new");
     }
 
+    /// A FIFO (`--output /dev/stdout` into a pipe, a device) is written to, never renamed over:
+    /// as root, renaming over `/dev/null` would replace the device node with a regular file.
+    #[test]
+    fn a_fifo_is_written_to_not_replaced() {
+        use std::io::Read;
+        use std::os::unix::fs::FileTypeExt;
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe");
+        rfs::mkfifoat(rfs::CWD, &fifo, Mode::from_raw_mode(0o600)).unwrap();
+        let reader_path = fifo.clone();
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            File::open(reader_path)
+                .unwrap()
+                .read_to_end(&mut got)
+                .unwrap();
+            got
+        });
+        replace(&fifo, b"through", Contents::Plaintext, Policy::default()).unwrap();
+        assert_eq!(reader.join().unwrap(), b"through");
+        let meta = std::fs::symlink_metadata(&fifo).unwrap();
+        assert!(meta.file_type().is_fifo());
+        assert!(temps(dir.path()).is_empty());
+    }
+
     #[test]
     fn new_plaintext_is_private() {
         let dir = tempfile::tempdir().unwrap();
