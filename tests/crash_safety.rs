@@ -28,11 +28,7 @@ fn iterations() -> usize {
 
 /// A plaintext big enough that encryption and writing take a measurable time.
 fn big_plaintext() -> String {
-    let mut s = String::from("# crash test\n");
-    for i in 0..3000 {
-        s.push_str(&format!("key{i}: value-{i}-PLAINTEXT-{}\n", "x".repeat(40)));
-    }
-    s
+    big_plaintext_of(3000)
 }
 
 /// Decrypts `bytes` in-process with keys/age1.txt and returns the plaintext YAML.
@@ -96,6 +92,27 @@ fn kill_repeatedly(
     setup: &dyn Fn(&Path),
     classify: &dyn Fn(&[u8]) -> Result<bool, String>,
 ) -> Tally {
+    kill_repeatedly_checking(args, env, setup, classify, &|dir, file| {
+        let mut leftovers = 0;
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            if entry.path() != file {
+                leftovers += 1;
+                check_leftover(&entry.path(), args);
+            }
+        }
+        leftovers
+    })
+}
+
+/// [`kill_repeatedly`], with `leftovers(dir, file)` checking what a kill left beside the file
+/// and returning how many such entries there were.
+fn kill_repeatedly_checking(
+    args: &[&str],
+    env: &[(&str, &str)],
+    setup: &dyn Fn(&Path),
+    classify: &dyn Fn(&[u8]) -> Result<bool, String>,
+    leftovers: &dyn Fn(&Path, &Path) -> usize,
+) -> Tally {
     let full = full_run_time(args, setup, env).as_micros() as u64 + 1;
     let mut rng = rand::thread_rng();
     let mut tally = Tally::default();
@@ -124,12 +141,7 @@ fn kill_repeatedly(
                 String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
             ),
         }
-        for entry in std::fs::read_dir(dir.path()).unwrap().flatten() {
-            if entry.path() != file {
-                tally.leftover_temps += 1;
-                check_leftover(&entry.path(), args);
-            }
-        }
+        tally.leftover_temps += leftovers(dir.path(), &file);
     }
     eprintln!("{args:?}: {} kills, {tally:?}", iterations());
     tally
@@ -173,6 +185,100 @@ fn sigkill_during_encrypt_in_place() {
         &classify,
     );
     assert_eq!(tally.old + tally.new, iterations());
+}
+
+/// `decrypt -i` writes plaintext, so a temp it leaves would be plaintext on disk: the temp is
+/// unnamed while it is written, so a kill leaves at most a complete copy (in the instant between
+/// naming it and renaming it over the target), and the next write in the directory removes that.
+/// Random kills, then kills aimed at the moment a temp's name appears.
+#[test]
+fn sigkill_during_decrypt_in_place_leaves_no_temp() {
+    let plain = big_plaintext();
+    let original = encrypted(&plain);
+    let expected = decrypt_yaml(&original).unwrap();
+    let setup = |f: &Path| std::fs::write(f, &original).unwrap();
+    let classify = |bytes: &[u8]| -> Result<bool, String> {
+        if bytes == original.as_slice() {
+            Ok(false)
+        } else if bytes == expected.as_slice() {
+            Ok(true)
+        } else {
+            Err("neither the ciphertext nor the complete plaintext".into())
+        }
+    };
+    let leftovers = |dir: &Path, file: &Path| -> usize {
+        let found = temps_beside(dir, file);
+        for temp in &found {
+            assert_eq!(
+                std::fs::read(temp).unwrap(),
+                expected,
+                "decrypt -i left a partial temp file {temp:?}"
+            );
+        }
+        if !found.is_empty() {
+            sweep_by_writing_in(dir);
+            let after = temps_beside(dir, file);
+            assert!(
+                after.is_empty(),
+                "temp files of a killed run stay: {after:?}"
+            );
+        }
+        found.len()
+    };
+    let tally = kill_repeatedly_checking(&["decrypt", "-i"], &[], &setup, &classify, &leftovers);
+    assert_eq!(tally.old + tally.new, iterations());
+    for i in 0..iterations().div_ceil(4) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("f.yaml");
+        setup(&file);
+        kill_when_a_temp_appears(&file);
+        let bytes = std::fs::read(&file).unwrap();
+        if let Err(why) = classify(&bytes) {
+            panic!("aimed kill {i}: {why}");
+        }
+        leftovers(dir.path(), &file);
+    }
+}
+
+/// Runs `decrypt -i FILE` and SIGKILLs it the moment anything appears beside the file.
+fn kill_when_a_temp_appears(file: &Path) {
+    let dir = file.parent().unwrap();
+    let mut child = command(&["decrypt", "-i"], file, &[]).spawn().unwrap();
+    while child.try_wait().unwrap().is_none() {
+        if !temps_beside(dir, file).is_empty() {
+            let _ = child.kill();
+            let _ = child.wait();
+            return;
+        }
+    }
+}
+
+fn big_plaintext_of(keys: usize) -> String {
+    let mut s = String::from("# crash test\n");
+    for i in 0..keys {
+        s.push_str(&format!("key{i}: value-{i}-PLAINTEXT-{}\n", "x".repeat(40)));
+    }
+    s
+}
+
+/// Everything in `dir` but `file` (and the sweep's own scratch file).
+fn temps_beside(dir: &Path, file: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p != file && !p.ends_with("sweep.yaml"))
+        .collect()
+}
+
+/// Any rsops write in a directory first removes the temps of dead rsops runs there.
+fn sweep_by_writing_in(dir: &Path) {
+    let other = dir.join("sweep.yaml");
+    std::fs::write(&other, "a: b\n").unwrap();
+    let status = command(&["encrypt", "--age", AGE1_RECIPIENT, "-i"], &other, &[])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }
 
 fn encrypted(plain: &str) -> Vec<u8> {

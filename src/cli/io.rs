@@ -62,49 +62,81 @@ pub fn existing_file(path: &Path) -> Result<PathBuf, CliError> {
     Ok(absolute)
 }
 
-/// Replaces `path` atomically: a temp file in the same directory, fsynced, then renamed over the
-/// original, keeping its permission bits. A crash or a full disk leaves the old file intact.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), CliError> {
-    let fail = |what: &str, e: std::io::Error| {
-        CliError::new(
-            exit::COULD_NOT_WRITE_OUTPUT_FILE,
-            format!("could not write {}: {what}: {e}", path.display()),
-        )
-        .hint("the original file was left unchanged")
+pub use rsops::sys::atomic::Contents;
+use rsops::sys::atomic::{self, Policy, WriteError};
+
+/// Set to 1 to replace a file that has other hard links; those names keep the old contents.
+const ALLOW_HARD_LINKS_ENV: &str = "RSOPS_ALLOW_HARD_LINKS";
+
+/// Whether the file is rewritten in place or is the `--output` target: sops words the two
+/// failures differently.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    InPlace,
+    Output,
+}
+
+/// Replaces `path` atomically, through a symlink, keeping the file's owner, group and mode. A
+/// crash, a kill or a full disk leaves the old file intact.
+pub fn write_atomic(path: &Path, bytes: &[u8], contents: Contents) -> Result<(), CliError> {
+    replace(path, bytes, contents, Target::InPlace)
+}
+
+fn replace(path: &Path, bytes: &[u8], contents: Contents, target: Target) -> Result<(), CliError> {
+    let policy = Policy {
+        // sops refuses an in-place file it cannot open for writing; an `--output` file the user
+        // named is theirs to replace (root's sops overwrites it too).
+        allow_read_only: target == Target::Output,
+        allow_hard_links: std::env::var_os(ALLOW_HARD_LINKS_ENV).is_some_and(|v| v == "1"),
     };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
+    atomic::replace(path, bytes, contents, policy).map_err(|e| write_error(path, target, e))
+}
+
+/// sops's wording where sops has one (`Could not open in-place file for writing: …`), exit code
+/// 3, and what to do about it.
+fn write_error(path: &Path, target: Target, e: WriteError) -> CliError {
+    let shown = path.display();
+    let opening = match target {
+        Target::InPlace => "could not open in-place file for writing",
+        Target::Output => "could not open output file for writing",
     };
-    let mode = std::fs::metadata(path).ok().map(|m| m.permissions());
-    let mut temp = tempfile::Builder::new()
-        .prefix(".rsops-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(|e| fail("creating a temporary file", e))?;
-    if let Some(permissions) = mode {
-        std::fs::set_permissions(temp.path(), permissions)
-            .map_err(|e| fail("setting permissions", e))?;
+    let error = |message: String| CliError::new(exit::COULD_NOT_WRITE_OUTPUT_FILE, message);
+    match e {
+        WriteError::ReadOnly { mode, .. } => {
+            error(format!("{opening}: open {shown}: permission denied")).hint(format!(
+                "the file is read-only (mode {mode:04o}); make it writable first (chmod u+w {shown})"
+            ))
+        }
+        WriteError::HardLinked { links, .. } => error(format!(
+            "refusing to write {shown}: it has {links} hard links, and replacing it would leave the old contents under the other names"
+        ))
+        .hint(format!(
+            "remove the other links (find -samefile {shown}), or set {ALLOW_HARD_LINKS_ENV}=1 to replace this name only"
+        )),
+        WriteError::IsDirectory { .. } => error(format!("{opening}: open {shown}: is a directory")),
+        WriteError::Tampered { .. } => error(format!(
+            "could not write {shown}: the file or its temporary copy was replaced by someone else while rsops was writing"
+        ))
+        .hint("another user can write to that directory; the original was left as it was, move the file somewhere private"),
+        WriteError::Io { step, source } => {
+            error(format!("could not write {shown}: {step}: {source}"))
+                .hint("the original file was left unchanged")
+        }
     }
-    temp.write_all(bytes).map_err(|e| fail("writing", e))?;
-    temp.as_file().sync_all().map_err(|e| fail("syncing", e))?;
-    temp.persist(path)
-        .map_err(|e| fail("renaming into place", e.error))?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        // Make the rename itself durable; failing here cannot lose data, so it is not an error.
-        let _ = d.sync_all();
-    }
-    Ok(())
 }
 
 /// Writes the result where the flags say: in place, to `--output`, or to stdout.
 pub fn write_output(
     bytes: &[u8],
+    contents: Contents,
     in_place: Option<&Path>,
     output: Option<&Path>,
 ) -> Result<(), CliError> {
-    if let Some(path) = in_place.or(output) {
-        return write_atomic(path, bytes);
+    if let Some(path) = in_place {
+        return replace(path, bytes, contents, Target::InPlace);
+    }
+    if let Some(path) = output {
+        return replace(path, bytes, contents, Target::Output);
     }
     let mut stdout = std::io::stdout().lock();
     stdout

@@ -60,7 +60,12 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     };
     doc.wipe_and_leak();
     let in_place = if args.in_place { file.as_deref() } else { None };
-    io::write_output(&output, in_place, args.output.as_deref())
+    io::write_output(
+        &output,
+        io::Contents::Plaintext,
+        in_place,
+        args.output.as_deref(),
+    )
 }
 
 /// `--extract`: a string prints raw, a mapping as a whole document, anything else through the

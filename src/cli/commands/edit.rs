@@ -221,7 +221,7 @@ pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
         Some(&session.stash),
     )?;
     let bytes = ops::emit_encrypted(session.out_store.as_ref(), session.doc, &session.meta)?;
-    io::write_atomic(&session.path, &bytes)
+    io::write_atomic(&session.path, &bytes, io::Contents::Ciphertext)
 }
 
 type Edited = (rsops::tree::Document, Option<Metadata>);

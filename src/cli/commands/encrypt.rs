@@ -39,7 +39,12 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     let (encrypted, meta) = ops::encrypt_new(doc, &keys.plan())?;
     let bytes = ops::emit_encrypted(out_store.as_ref(), encrypted, &meta)?;
     let in_place = if args.in_place { file.as_deref() } else { None };
-    io::write_output(&bytes, in_place, args.output.as_deref())
+    io::write_output(
+        &bytes,
+        io::Contents::Ciphertext,
+        in_place,
+        args.output.as_deref(),
+    )
 }
 
 /// The keys and options of a new encrypted file: from the key flags if any is given, else from

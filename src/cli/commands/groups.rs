@@ -34,7 +34,12 @@ fn rewrite(
     encrypted.meta.key_groups = wrapped;
     encrypted.meta.shamir_threshold = threshold;
     let out = ops::emit_encrypted(store.as_ref(), encrypted.doc, &encrypted.meta)?;
-    io::write_output(&out, in_place.then_some(path.as_path()), None)
+    io::write_output(
+        &out,
+        io::Contents::Ciphertext,
+        in_place.then_some(path.as_path()),
+        None,
+    )
 }
 
 pub fn run(global: &GlobalArgs, args: &GroupsArgs) -> Result<(), CliError> {

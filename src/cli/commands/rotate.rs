@@ -110,5 +110,10 @@ pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
     } else {
         None
     };
-    io::write_output(&bytes, in_place, args.output.as_deref())
+    io::write_output(
+        &bytes,
+        io::Contents::Ciphertext,
+        in_place,
+        args.output.as_deref(),
+    )
 }

@@ -92,7 +92,7 @@ pub fn run_set(global: &GlobalArgs, args: &SetArgs) -> Result<(), CliError> {
         return Ok(());
     }
     let (path, bytes) = common::reseal(opened)?;
-    io::write_atomic(&path, &bytes)
+    io::write_atomic(&path, &bytes, io::Contents::Ciphertext)
 }
 
 pub fn run_unset(global: &GlobalArgs, args: &UnsetArgs) -> Result<(), CliError> {
@@ -123,5 +123,5 @@ pub fn run_unset(global: &GlobalArgs, args: &UnsetArgs) -> Result<(), CliError> 
         }
     }
     let (path, bytes) = common::reseal(opened)?;
-    io::write_atomic(&path, &bytes)
+    io::write_atomic(&path, &bytes, io::Contents::Ciphertext)
 }

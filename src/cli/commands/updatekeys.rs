@@ -173,7 +173,7 @@ fn update_file(
     file.meta.key_groups = wrapped;
     file.meta.shamir_threshold = threshold;
     let out = ops::emit_encrypted(store.as_ref(), file.doc, &file.meta)?;
-    io::write_atomic(path, &out)?;
+    io::write_atomic(path, &out, io::Contents::Ciphertext)?;
     eprintln!("File {} synced with new keys", path.display());
     Ok(Outcome::Updated)
 }
