@@ -95,3 +95,38 @@ fn a_sign_only_gpg_key_is_named_as_such_not_as_missing() {
     assert!(err.contains("gpg --quick-add-key"), "{err}");
     assert!(!err.contains("Import the public key"), "{err}");
 }
+
+#[test]
+fn a_mistyped_subcommand_is_an_error_and_opens_no_editor() {
+    let sandbox = Sandbox::new(&[]);
+    // An editor that would "succeed": without the check, rsops would create the file.
+    let env = [("EDITOR", "true"), ("SOPS_EDITOR", "true")];
+    for (typo, suggestion) in [("completoin", Some("completion")), ("publish", None)] {
+        let out = sandbox.run_in(&rsops(), &sandbox.work(), &[typo], &env);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.code, 2, "{}", out.summary());
+        assert!(
+            err.contains(&format!("unrecognized subcommand '{typo}'")),
+            "{err}"
+        );
+        if let Some(name) = suggestion {
+            assert!(err.contains(&format!("'{name}'")), "{err}");
+        }
+        assert!(err.contains(&format!("rsops edit {typo}")), "{err}");
+        assert!(!sandbox.work().join(typo).exists(), "{typo} was created");
+    }
+}
+
+#[test]
+fn a_bare_existing_file_is_still_edited() {
+    let sandbox = Sandbox::new(&[]);
+    sandbox.put("completoin", b"not encrypted\n");
+    let out = sandbox.run_in(
+        &rsops(),
+        &sandbox.work(),
+        &["completoin"],
+        &[("EDITOR", "true")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("unrecognized subcommand"), "{err}");
+}

@@ -2,7 +2,7 @@
 //! (`rsops -d file`), with global flags before the subcommand (`rsops --config c.yaml encrypt f`).
 
 use super::help;
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -541,6 +541,75 @@ pub struct LegacyArgs {
     pub file: Option<PathBuf>,
 }
 
+/// Words that are no rsops subcommand but would be read as one: sops's subcommands rsops does not
+/// have, and common guesses.
+const KNOWN_WORDS: &[&str] = &["publish", "keyservice", "version", "completions", "h"];
+
+/// A typo is at most this many edits from a subcommand's name.
+const MAX_TYPO_DISTANCE: usize = 2;
+
+/// sops's legacy `sops FILE` edits FILE, creating it when missing, so `rsops completoin` would
+/// open an editor on a new file named after the typo. A bare word that names no file and looks
+/// like a subcommand gets clap's "unrecognized subcommand" error instead.
+pub fn mistyped_subcommand(cli: &Cli) -> Option<clap::Error> {
+    let l = &cli.legacy;
+    if cli.command.is_some() || l.encrypt || l.decrypt || l.rotate {
+        return None;
+    }
+    let file = l.file.as_deref()?;
+    if file.symlink_metadata().is_ok() {
+        return None;
+    }
+    let word = file.to_str()?;
+    let suggestion = typo_of_subcommand(word)?;
+    Some(unrecognized_subcommand(word, suggestion))
+}
+
+/// `None`: not a subcommand-like word. `Some(suggestion)`: a typo or a known word, with the
+/// closest subcommand if one is near enough.
+fn typo_of_subcommand(word: &str) -> Option<Option<String>> {
+    let looks_like_a_word = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit());
+    if !looks_like_a_word {
+        return None;
+    }
+    let closest = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .map(|name| (strsim::levenshtein(word, &name), name))
+        .min()
+        .filter(|(distance, _)| *distance <= MAX_TYPO_DISTANCE)
+        .map(|(_, name)| name);
+    (closest.is_some() || KNOWN_WORDS.contains(&word)).then_some(closest)
+}
+
+fn unrecognized_subcommand(word: &str, suggestion: Option<String>) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let mut cmd = Cli::command();
+    let mut err = clap::Error::new(ErrorKind::InvalidSubcommand).with_cmd(&cmd);
+    err.insert(
+        ContextKind::InvalidSubcommand,
+        ContextValue::String(word.to_string()),
+    );
+    if let Some(name) = suggestion {
+        err.insert(ContextKind::SuggestedSubcommand, ContextValue::String(name));
+    }
+    err.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![format!(
+            "to edit a new file named '{word}', use 'rsops edit {word}'"
+        )
+        .into()]),
+    );
+    err.insert(
+        ContextKind::Usage,
+        ContextValue::StyledStr(cmd.render_usage()),
+    );
+    err
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -616,6 +685,40 @@ mod tests {
             Some(std::path::Path::new("c.yaml"))
         );
         assert!(matches!(cli.command, Some(Command::Encrypt(_))));
+    }
+
+    #[test]
+    fn typos_of_subcommands_are_recognised() {
+        assert_eq!(typo_of_subcommand("encrpyt"), Some(Some("encrypt".into())));
+        assert_eq!(
+            typo_of_subcommand("completoin"),
+            Some(Some("completion".into()))
+        );
+        assert_eq!(
+            typo_of_subcommand("updatekey"),
+            Some(Some("updatekeys".into()))
+        );
+        assert_eq!(typo_of_subcommand("publish"), Some(None));
+        for file in ["secrets.yaml", "prod/app", "Makefile", "database", ""] {
+            assert_eq!(typo_of_subcommand(file), None, "{file}");
+        }
+    }
+
+    #[test]
+    fn a_bare_typo_is_an_error_not_a_file_to_edit() {
+        let cli = Cli::try_parse_from(["rsops", "decrpyt"]).unwrap();
+        let err = mistyped_subcommand(&cli).expect("a typo");
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidSubcommand);
+        let text = err.to_string();
+        assert!(text.contains("unrecognized subcommand 'decrpyt'"), "{text}");
+        assert!(text.contains("'decrypt'"), "{text}");
+        for not_typo in [
+            &["rsops", "-d", "decrpyt"][..],
+            &["rsops", "decrypt", "x.yaml"],
+        ] {
+            let cli = Cli::try_parse_from(not_typo).unwrap();
+            assert!(mistyped_subcommand(&cli).is_none(), "{not_typo:?}");
+        }
     }
 
     #[test]

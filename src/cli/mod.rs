@@ -18,6 +18,9 @@ pub fn run() -> u8 {
         return code;
     }
     let cli = Cli::parse();
+    if let Some(err) = args::mistyped_subcommand(&cli) {
+        err.exit();
+    }
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
