@@ -34,6 +34,9 @@ pub struct GlobalArgs {
     /// Print what is done (never secrets)
     #[arg(long, global = true)]
     pub verbose: bool,
+    /// No progress and no informational messages on stderr; errors still show
+    #[arg(long, global = true)]
+    pub quiet: bool,
     /// Accepted for sops compatibility; rsops never checks for updates over the network
     #[arg(long, global = true, env = "SOPS_DISABLE_VERSION_CHECK", num_args = 0..=1, default_missing_value = "true")]
     pub disable_version_check: Option<String>,

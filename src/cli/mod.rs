@@ -6,6 +6,7 @@ pub mod exit;
 mod help;
 mod io;
 mod plan;
+mod ui;
 
 use args::{Cli, Command, DecryptArgs, EncryptArgs, LegacyArgs};
 use clap::{CommandFactory, Parser};
