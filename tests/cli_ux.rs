@@ -230,3 +230,19 @@ fn updatekeys_shows_progress_on_a_terminal_unless_quiet() {
     // The change itself is the command's output, not information: it stays.
     assert!(shown.contains("The following changes"), "{shown:?}");
 }
+
+#[test]
+fn rotate_reports_its_phases_on_a_terminal_unless_quiet() {
+    let sandbox = Sandbox::new(&[Key::Age1]);
+    stale_files(&sandbox, "r", 1);
+    let out = on_a_terminal(&sandbox, &["rotate", "-i", "r/f0.yaml"], &[]);
+    assert!(
+        text(&out.stdout).contains("rotate r/f0.yaml: "),
+        "{:?}",
+        text(&out.stdout)
+    );
+    let out = on_a_terminal(&sandbox, &["--quiet", "rotate", "-i", "r/f0.yaml"], &[]);
+    assert!(out.stdout.is_empty(), "{:?}", text(&out.stdout));
+    let out = sandbox.run(&rsops(), &["rotate", "-i", "r/f0.yaml"]);
+    assert!(out.ok() && out.stderr.is_empty(), "{}", out.summary());
+}
