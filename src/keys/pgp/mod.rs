@@ -79,7 +79,10 @@ impl PgpKey {
         let mut notes = match certs::find_public(&self.env, &wanted) {
             Ok(cert) => match certs::encrypt(&cert, &wanted, secret) {
                 Ok(enc) => return Ok(enc),
-                Err(e) => vec![e],
+                Err(certs::EncryptError::NoEncryptionKey(fpr)) => {
+                    return Err(no_encryption_subkey(&fpr))
+                }
+                Err(certs::EncryptError::Other(e)) => vec![e],
             },
             Err(notes) => notes,
         };
@@ -97,6 +100,15 @@ impl PgpKey {
             }
         }
     }
+}
+
+/// gpg would refuse the key as well ("unusable public key"), so it is not asked.
+fn no_encryption_subkey(fpr: &str) -> String {
+    format!(
+        "this key has no encryption subkey: certificate {fpr} can only sign. Add one with \
+         `gpg --quick-add-key {fpr} default encr` (and export the key again if it comes from a \
+         keyring file), or use a key that `gpg --list-keys` shows with an [E] subkey"
+    )
 }
 
 impl MasterKey for PgpKey {

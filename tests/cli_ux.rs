@@ -1,0 +1,248 @@
+//! What a newcomer meets first: errors that name the real problem, help, typos, progress and
+//! colour.
+
+mod common;
+
+use common::{rsops, Key, Outcome, Sandbox, Tool};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+/// A GnuPG home of the test's own, its agent stopped at the end.
+struct GnupgHome {
+    dir: tempfile::TempDir,
+}
+
+impl GnupgHome {
+    fn new() -> GnupgHome {
+        // Short path: the agent's socket must stay under ~100 bytes.
+        let dir = tempfile::Builder::new()
+            .prefix("rg")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        GnupgHome { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn gpg(&self, args: &[&str]) -> String {
+        let out = Command::new("gpg")
+            .arg("--homedir")
+            .arg(self.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .expect("run gpg");
+        assert!(
+            out.status.success(),
+            "gpg {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).expect("gpg output is text")
+    }
+
+    fn fingerprint(&self, user: &str) -> String {
+        let listing = self.gpg(&["--list-keys", "--with-colons", user]);
+        let line = listing
+            .lines()
+            .find(|l| l.starts_with("fpr:"))
+            .expect("fpr");
+        line.split(':')
+            .nth(9)
+            .expect("fingerprint field")
+            .to_string()
+    }
+}
+
+impl Drop for GnupgHome {
+    fn drop(&mut self) {
+        let _ = Command::new("gpgconf")
+            .arg("--homedir")
+            .arg(self.path())
+            .args(["--kill", "gpg-agent"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+}
+
+#[test]
+fn a_sign_only_gpg_key_is_named_as_such_not_as_missing() {
+    let home = GnupgHome::new();
+    // The command the README once gave: an RSA key for signing and certifying only.
+    home.gpg(&[
+        "--batch",
+        "--passphrase",
+        "",
+        "--quick-gen-key",
+        "me <me@example.org>",
+        "rsa3072",
+    ]);
+    let fpr = home.fingerprint("me@example.org");
+    let sandbox = Sandbox::new(&[]);
+    sandbox.put("s.yaml", b"a: b\n");
+    let out = sandbox.run_in(
+        &rsops(),
+        &sandbox.work(),
+        &["encrypt", "--pgp", &fpr, "s.yaml"],
+        &[("GNUPGHOME", home.path().to_str().expect("utf-8 path"))],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.ok() && out.stdout.is_empty(), "{}", out.summary());
+    assert!(err.contains("this key has no encryption subkey"), "{err}");
+    assert!(err.contains("gpg --quick-add-key"), "{err}");
+    assert!(!err.contains("Import the public key"), "{err}");
+}
+
+#[test]
+fn a_mistyped_subcommand_is_an_error_and_opens_no_editor() {
+    let sandbox = Sandbox::new(&[]);
+    // An editor that would "succeed": without the check, rsops would create the file.
+    let env = [("EDITOR", "true"), ("SOPS_EDITOR", "true")];
+    for (typo, suggestion) in [("completoin", Some("completion")), ("publish", None)] {
+        let out = sandbox.run_in(&rsops(), &sandbox.work(), &[typo], &env);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.code, 2, "{}", out.summary());
+        assert!(
+            err.contains(&format!("unrecognized subcommand '{typo}'")),
+            "{err}"
+        );
+        if let Some(name) = suggestion {
+            assert!(err.contains(&format!("'{name}'")), "{err}");
+        }
+        assert!(err.contains(&format!("rsops edit {typo}")), "{err}");
+        assert!(!sandbox.work().join(typo).exists(), "{typo} was created");
+    }
+}
+
+#[test]
+fn a_bare_existing_file_is_still_edited() {
+    let sandbox = Sandbox::new(&[]);
+    sandbox.put("completoin", b"not encrypted\n");
+    let out = sandbox.run_in(
+        &rsops(),
+        &sandbox.work(),
+        &["completoin"],
+        &[("EDITOR", "true")],
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("unrecognized subcommand"), "{err}");
+}
+
+/// Files encrypted to age1 under a `.sops.yaml` that now wants age1 and age2: each needs an
+/// updatekeys.
+fn stale_files(sandbox: &Sandbox, dir: &str, count: usize) {
+    let rule = |keys: &str| format!("creation_rules:\n  - path_regex: .*\n    age: {keys}\n");
+    let (age1, age2) = (Key::Age1.recipient(), Key::Age2.recipient());
+    sandbox.put(".sops.yaml", rule(&age1).as_bytes());
+    for i in 0..count {
+        let name = format!("{dir}/f{i}.yaml");
+        sandbox.put(&name, b"a: b\n");
+        let out = sandbox.run(&rsops(), &["encrypt", "-i", &name]);
+        assert!(out.ok(), "{}", out.summary());
+    }
+    sandbox.put(".sops.yaml", rule(&format!("{age1},{age2}")).as_bytes());
+}
+
+/// Runs rsops on a pseudo-terminal (util-linux `script`): stdout and stderr both land in the
+/// returned stdout, as a user would see them.
+fn on_a_terminal(sandbox: &Sandbox, args: &[&str], env: &[(&str, &str)]) -> Outcome {
+    let mut line = rsops().path.display().to_string();
+    for arg in args {
+        line.push(' ');
+        line.push_str(&shlex::try_quote(arg).expect("quotable"));
+    }
+    let script = Tool {
+        name: "script",
+        path: PathBuf::from("/usr/bin/script"),
+    };
+    let mut all_env = vec![("TERM", "xterm")];
+    all_env.extend_from_slice(env);
+    let out = sandbox.run_in(
+        &script,
+        &sandbox.work(),
+        &["-qec", &line, "/dev/null"],
+        &all_env,
+    );
+    assert!(out.ok(), "{}", out.summary());
+    out
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn updatekeys_colours_its_diff_only_on_a_terminal_without_no_color() {
+    let sandbox = Sandbox::new(&[Key::Age1]);
+    let age2 = Key::Age2.recipient();
+
+    stale_files(&sandbox, "tty", 1);
+    let out = on_a_terminal(&sandbox, &["updatekeys", "-y", "tty/f0.yaml"], &[]);
+    assert!(
+        text(&out.stdout).contains(&format!("\x1b[32m+++ {age2}")),
+        "no green added key in {:?}",
+        text(&out.stdout)
+    );
+
+    stale_files(&sandbox, "nocolor", 1);
+    let env = [("NO_COLOR", "1")];
+    let out = on_a_terminal(&sandbox, &["updatekeys", "-y", "nocolor/f0.yaml"], &env);
+    let shown = text(&out.stdout);
+    assert!(shown.contains(&format!("+++ {age2}")), "{shown:?}");
+    assert!(
+        !shown.contains('\x1b'),
+        "escape codes with NO_COLOR: {shown:?}"
+    );
+
+    stale_files(&sandbox, "pipe", 3);
+    let out = sandbox.run(&rsops(), &["updatekeys", "-y", "-r", "pipe"]);
+    assert!(out.ok(), "{}", out.summary());
+    for (name, stream) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !stream.contains(&0x1b),
+            "escape codes on {name}: {:?}",
+            text(stream)
+        );
+    }
+}
+
+#[test]
+fn updatekeys_shows_progress_on_a_terminal_unless_quiet() {
+    let sandbox = Sandbox::new(&[Key::Age1]);
+    stale_files(&sandbox, "loud", 3);
+    let out = on_a_terminal(&sandbox, &["updatekeys", "-y", "-r", "loud"], &[]);
+    let shown = text(&out.stdout);
+    assert!(shown.contains("= 3/3 "), "no progress bar in {shown:?}");
+    assert!(shown.contains("synced with new keys"), "{shown:?}");
+
+    stale_files(&sandbox, "quiet", 3);
+    let args = ["--quiet", "updatekeys", "-y", "-r", "quiet"];
+    let out = on_a_terminal(&sandbox, &args, &[]);
+    let shown = text(&out.stdout);
+    assert!(!shown.contains("/3"), "progress despite --quiet: {shown:?}");
+    assert!(
+        !shown.contains("synced") && !shown.contains("checked"),
+        "{shown:?}"
+    );
+    // The change itself is the command's output, not information: it stays.
+    assert!(shown.contains("The following changes"), "{shown:?}");
+}
+
+#[test]
+fn rotate_reports_its_phases_on_a_terminal_unless_quiet() {
+    let sandbox = Sandbox::new(&[Key::Age1]);
+    stale_files(&sandbox, "r", 1);
+    let out = on_a_terminal(&sandbox, &["rotate", "-i", "r/f0.yaml"], &[]);
+    assert!(
+        text(&out.stdout).contains("rotate r/f0.yaml: "),
+        "{:?}",
+        text(&out.stdout)
+    );
+    let out = on_a_terminal(&sandbox, &["--quiet", "rotate", "-i", "r/f0.yaml"], &[]);
+    assert!(out.stdout.is_empty(), "{:?}", text(&out.stdout));
+    let out = sandbox.run(&rsops(), &["rotate", "-i", "r/f0.yaml"]);
+    assert!(out.ok() && out.stderr.is_empty(), "{}", out.summary());
+}
