@@ -440,3 +440,41 @@ fn core_dumps_are_off_for_the_process_and_its_children() {
         "rsops's own soft core limit is not 0: {parent}"
     );
 }
+
+/// A file name (`--filename`) or a TMPDIR with shell syntax in it is one word to the command's
+/// shell: `{}` never runs anything of its own, in either mode.
+#[test]
+fn exec_file_path_is_never_shell_code() {
+    let s = Setup::new();
+    let enc = s.enc();
+    let work = s.dir.path().join("work");
+    let tmpdir = s.dir.path().join("t;touch PWNED-by-tmpdir");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let command = format!(
+        "cd '{}' && test -e {{}} && echo seen {{}} && cat {{}} > /dev/null",
+        work.display()
+    );
+    for extra in [vec![], vec!["--no-fifo"]] {
+        let mut args = vec!["exec-file", "--filename", "x;touch PWNED-by-name"];
+        args.extend(&extra);
+        args.extend([enc.as_str(), command.as_str()]);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env = [
+            ("SOPS_AGE_KEY_FILE", support::age1_key_file()),
+            ("TMPDIR", tmpdir.clone().into_os_string()),
+        ];
+        let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        let run = support::run_rsops(&args, &env, &Limits::default());
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(
+            run.code,
+            Some(0),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(stdout.ends_with("/x;touch PWNED-by-name\n"), "{stdout}");
+        let ran: Vec<_> = std::fs::read_dir(&work).unwrap().flatten().collect();
+        assert!(ran.is_empty(), "{extra:?}: the path ran as code: {ran:?}");
+    }
+}

@@ -145,6 +145,18 @@ fn feed_fifo(path: &Path, bytes: Zeroizing<Vec<u8>>, done: Arc<AtomicBool>) {
     }
 }
 
+/// `{}` becomes the path as one shell word: a file name such as `x;touch y` is data, never code.
+fn substitute_path(command: &str, path: &Path) -> Result<String, CliError> {
+    let path = path.to_string_lossy();
+    let word = shlex::try_quote(&path).map_err(|e| {
+        CliError::new(
+            exit::ERROR_GENERIC,
+            format!("cannot pass the file name to the shell: {e}"),
+        )
+    })?;
+    Ok(command.replace("{}", &word))
+}
+
 pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError> {
     let (doc, out_store) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
     let plaintext = Zeroizing::new(out_store.emit_plain(&doc).map_err(ops::Error::from)?);
@@ -177,7 +189,7 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
     } else {
         scratch.make_fifo(&name).map_err(fail)?
     };
-    let command = args.command.replace("{}", &path.to_string_lossy());
+    let command = substitute_path(&args.command, &path)?;
     let cmd = shell(&command, args.user.as_deref())?;
     let code = if args.no_fifo {
         run_child(cmd)?
@@ -194,4 +206,25 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
     };
     drop(scratch);
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_is_one_shell_word() {
+        let cmd = substitute_path("cat {} {}", Path::new("/t/.rsops-1-a/x;touch P $(id)")).unwrap();
+        assert_eq!(
+            shlex::split(&cmd).unwrap(),
+            [
+                "cat",
+                "/t/.rsops-1-a/x;touch P $(id)",
+                "/t/.rsops-1-a/x;touch P $(id)"
+            ]
+        );
+        // Ordinary paths stay as they were, so commands written for sops (`'{}'`) still work.
+        let plain = substitute_path("cat '{}'", Path::new("/tmp/.rsops-1-a/tmp-file")).unwrap();
+        assert_eq!(plain, "cat '/tmp/.rsops-1-a/tmp-file'");
+    }
 }
