@@ -478,3 +478,61 @@ fn exec_file_path_is_never_shell_code() {
         assert!(ran.is_empty(), "{extra:?}: the path ran as code: {ran:?}");
     }
 }
+
+/// `exec-file --user nobody` (run as root): the command, as nobody, reads the plaintext in both
+/// modes; the directory is nobody's, 0700, and a third user cannot enter it.
+#[test]
+fn exec_file_as_another_user() {
+    use std::io::BufRead;
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: exec-file --user needs root");
+        return;
+    }
+    let sc = Scratch::new();
+    let enc = sc.s.enc();
+    let command = "d=$(dirname {}); echo \"$d\"; id -un; grep -c hunter2-PLAINTEXT {}; \
+                   i=0; while [ ! -e \"$d/go\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done";
+    for extra in [vec![], vec!["--no-fifo"]] {
+        let mut child = std::process::Command::new(support::rsops_bin())
+            .args(["exec-file", "--user", "nobody"])
+            .args(&extra)
+            .args([&enc, command])
+            .env("SOPS_AGE_KEY_FILE", support::age1_key_file())
+            .env("TMPDIR", sc.tmpdir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut next = || lines.next().and_then(Result::ok).unwrap_or_default();
+        let dir = PathBuf::from(next());
+        let (user, count) = (next(), next());
+        let meta = std::fs::symlink_metadata(&dir);
+        let third = std::process::Command::new("ls")
+            .arg(&dir)
+            .uid(54321)
+            .gid(54321)
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::write(dir.join("go"), "");
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{extra:?}");
+        assert_eq!(
+            (user.as_str(), count.as_str()),
+            ("nobody", "2"),
+            "{extra:?}"
+        );
+        let meta = meta.unwrap();
+        assert_eq!(
+            (meta.uid(), meta.mode() & 0o777),
+            (65534, 0o700),
+            "{extra:?}"
+        );
+        assert!(
+            !third.unwrap().success(),
+            "{extra:?}: a third user listed the directory"
+        );
+        sc.assert_clean("exec-file --user");
+    }
+}

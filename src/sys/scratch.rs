@@ -101,6 +101,35 @@ impl ScratchDir {
     }
 }
 
+/// Who may use a scratch directory besides rsops: the user a command runs as (`--user`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Owner {
+    pub uid: u32,
+    pub gid: u32,
+}
+
+impl ScratchDir {
+    /// Gives the directory and its entry `name` to `owner`, keeping their 0700/0600 modes, so
+    /// that user alone can read it. The entry goes first, through the still-private directory's
+    /// descriptor and without following links; the directory last, because from then on its
+    /// new owner may change what is in it.
+    pub fn hand_over(&self, name: &str, owner: Owner) -> std::io::Result<()> {
+        use rustix::fs::{AtFlags, Gid, OFlags, Uid};
+        let (uid, gid) = (
+            Some(Uid::from_raw_unchecked(owner.uid)),
+            Some(Gid::from_raw_unchecked(owner.gid)),
+        );
+        let dir = rustix::fs::open(
+            self.path(),
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            rustix::fs::Mode::empty(),
+        )?;
+        rustix::fs::chownat(&dir, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)?;
+        rustix::fs::fchown(&dir, uid, gid)?;
+        Ok(())
+    }
+}
+
 impl Drop for ScratchDir {
     fn drop(&mut self) {
         if let Some(dir) = self.dir.take() {
@@ -135,5 +164,30 @@ mod tests {
         assert!(std::fs::metadata(&fifo).unwrap().file_type().is_fifo());
         drop(scratch);
         assert!(!dir.exists());
+    }
+
+    #[test]
+    fn hand_over_gives_the_dir_and_entry_to_one_user() {
+        use std::os::unix::fs::MetadataExt;
+        if !rustix::process::geteuid().is_root() {
+            eprintln!("skipped: changing owners needs root");
+            return;
+        }
+        let scratch = ScratchDir::new().unwrap();
+        let file = scratch.write_private("f", b"x").unwrap();
+        let owner = Owner {
+            uid: 65534,
+            gid: 65534,
+        };
+        scratch.hand_over("f", owner).unwrap();
+        for path in [&file, &scratch.path().to_path_buf()] {
+            let meta = std::fs::symlink_metadata(path).unwrap();
+            assert_eq!((meta.uid(), meta.gid()), (65534, 65534));
+        }
+        assert_eq!(std::fs::metadata(&file).unwrap().mode() & 0o777, 0o600);
+        assert_eq!(
+            std::fs::metadata(scratch.path()).unwrap().mode() & 0o777,
+            0o700
+        );
     }
 }

@@ -4,7 +4,7 @@ use crate::cli::args::{DecryptFlags, ExecEnvArgs, ExecFileArgs, FormatArgs, Glob
 use crate::cli::exit::{self, CliError};
 
 use rsops::ops;
-use rsops::sys::scratch::ScratchDir;
+use rsops::sys::scratch::{Owner, ScratchDir};
 use rsops::tree::{Document, MapItem, Node, Scalar};
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -60,27 +60,30 @@ fn env_pairs(doc: &Document) -> Result<Vec<(String, Zeroizing<String>)>, CliErro
 }
 
 /// uid and gid of a local user, from /etc/passwd.
-fn lookup_user(name: &str) -> Result<(u32, u32), CliError> {
+fn lookup_user(name: &str) -> Result<Owner, CliError> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     passwd
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
-            (fields.len() >= 4 && fields[0] == name)
-                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))?
+            (fields.len() >= 4 && fields[0] == name).then(|| {
+                Some(Owner {
+                    uid: fields[2].parse().ok()?,
+                    gid: fields[3].parse().ok()?,
+                })
+            })?
         })
         .next()
         .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, format!("no user named `{name}`")))
 }
 
-fn shell(command: &str, user: Option<&str>) -> Result<Command, CliError> {
+fn shell(command: &str, owner: Option<Owner>) -> Command {
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(command);
-    if let Some(user) = user {
-        let (uid, gid) = lookup_user(user)?;
-        cmd.gid(gid).uid(uid);
+    if let Some(owner) = owner {
+        cmd.gid(owner.gid).uid(owner.uid);
     }
-    Ok(cmd)
+    cmd
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as a shell reports it.
@@ -106,7 +109,8 @@ pub fn run_env(global: &GlobalArgs, args: &ExecEnvArgs) -> Result<u8, CliError> 
     let (doc, _) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
     let pairs = env_pairs(&doc)?;
     drop(doc);
-    let mut cmd = shell(&args.command, args.user.as_deref())?;
+    let owner = args.user.as_deref().map(lookup_user).transpose()?;
+    let mut cmd = shell(&args.command, owner);
     if args.pristine {
         cmd.env_clear();
     }
@@ -124,16 +128,29 @@ pub fn run_env(global: &GlobalArgs, args: &ExecEnvArgs) -> Result<u8, CliError> 
 }
 
 /// Feeds `bytes` into the FIFO once the command opens it; gives up when the command exits
-/// without reading, so rsops never blocks on a reader that will not come.
+/// without reading, so rsops never blocks on a reader that will not come. The directory may
+/// belong to the command's user (`--user`), who could swap the FIFO for a link or another file:
+/// links are not followed and only the FIFO rsops made (same inode) gets the bytes.
 fn feed_fifo(path: &Path, bytes: Zeroizing<Vec<u8>>, done: Arc<AtomicBool>) {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let Ok(made) = std::fs::symlink_metadata(path) else {
+        return;
+    };
     loop {
         let opened = std::fs::OpenOptions::new()
             .write(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .custom_flags(
+                (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW).bits() as i32,
+            )
             .open(path);
         match opened {
             Ok(mut fifo) => {
+                let same = fifo
+                    .metadata()
+                    .is_ok_and(|m| (m.dev(), m.ino()) == (made.dev(), made.ino()));
+                if !same {
+                    return;
+                }
                 let _ = rustix::fs::fcntl_setfl(&fifo, rustix::fs::OFlags::empty());
                 // A reader that closes early gets what it read; that is not rsops's failure.
                 let _ = fifo.write_all(&bytes);
@@ -158,6 +175,7 @@ fn substitute_path(command: &str, path: &Path) -> Result<String, CliError> {
 }
 
 pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError> {
+    let owner = args.user.as_deref().map(lookup_user).transpose()?;
     let (doc, out_store) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
     let plaintext = Zeroizing::new(out_store.emit_plain(&doc).map_err(ops::Error::from)?);
     drop(doc);
@@ -189,8 +207,11 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
     } else {
         scratch.make_fifo(&name).map_err(fail)?
     };
+    if let Some(owner) = owner {
+        scratch.hand_over(&name, owner).map_err(fail)?;
+    }
     let command = substitute_path(&args.command, &path)?;
-    let cmd = shell(&command, args.user.as_deref())?;
+    let cmd = shell(&command, owner);
     let code = if args.no_fifo {
         run_child(cmd)?
     } else {
