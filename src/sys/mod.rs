@@ -3,3 +3,4 @@
 
 pub mod process_guard;
 pub mod scratch;
+pub mod signals;

@@ -96,7 +96,7 @@ fn exit_code(status: ExitStatus) -> u8 {
 }
 
 fn run_child(mut cmd: Command) -> Result<u8, CliError> {
-    let status = rsops::sys::scratch::with_foreground_child(|| cmd.status()).map_err(|e| {
+    let status = rsops::sys::signals::with_foreground_child(|| cmd.status()).map_err(|e| {
         CliError::new(
             exit::ERROR_GENERIC,
             format!("could not run the command: {e}"),
@@ -162,6 +162,82 @@ fn feed_fifo(path: &Path, bytes: Zeroizing<Vec<u8>>, done: Arc<AtomicBool>) {
     }
 }
 
+/// The hidden first argument that makes rsops the supervisor of an `exec-file` command.
+pub const SUPERVISE: &str = "__rsops-supervise";
+
+/// `/bin/sh -c command`, started through rsops's own supervisor ([`supervise`]), both as `owner`.
+fn supervised(command: &str, owner: Option<Owner>, path: &Path, fifo: bool) -> Command {
+    // /proc/self/exe is this very binary even when its path is not reachable for `--user`.
+    let me = Path::new("/proc/self/exe");
+    let exe = if me.exists() {
+        me.to_path_buf()
+    } else {
+        std::env::current_exe().unwrap_or_else(|_| "rsops".into())
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg(SUPERVISE)
+        .arg(std::process::id().to_string())
+        .arg(if fifo { "fifo" } else { "file" })
+        .arg(path)
+        .args(["/bin/sh", "-c", command]);
+    if let Some(owner) = owner {
+        cmd.gid(owner.gid).uid(owner.uid);
+    }
+    cmd
+}
+
+/// The supervisor between rsops and an `exec-file` command: when rsops dies without cleaning up
+/// (SIGKILL), it wakes the command if it waits on the FIFO that will never get a writer, and
+/// removes the scratch directory once the command is done. It keeps running through the
+/// signals a terminal sends its whole process group, so the command, not it, decides.
+/// Arguments: parent pid, `fifo`|`file`, the path, then the command.
+pub fn supervise(args: &[std::ffi::OsString]) -> u8 {
+    let [parent, kind, path, program, rest @ ..] = args else {
+        return exit::ERROR_GENERIC;
+    };
+    let parent: i32 = parent.to_str().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let path = Path::new(path);
+    let _ignore = signal_hook::iterator::Signals::new(rsops::sys::signals::TERMINATING);
+    let mut child = match Command::new(program).args(rest).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("error: could not run the command: {e}");
+            return 127;
+        }
+    };
+    let orphaned = || rustix::process::getppid().map(|p| p.as_raw_nonzero().get()) != Some(parent);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if orphaned() && kind == "fifo" {
+            rsops::sys::signals::wake_fifo_readers(path);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    if orphaned() {
+        remove_own_scratch(parent, path);
+    }
+    status.map(exit_code).unwrap_or(1)
+}
+
+/// Removes the scratch directory of the dead `parent`, and only that: its name must say so.
+fn remove_own_scratch(parent: i32, path: &Path) {
+    let Some(dir) = path.parent() else {
+        return;
+    };
+    let mine = format!("{}{parent}-", rsops::sys::scratch::PREFIX);
+    if dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(&mine))
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
 /// `{}` becomes the path as one shell word: a file name such as `x;touch y` is data, never code.
 fn substitute_path(command: &str, path: &Path) -> Result<String, CliError> {
     let path = path.to_string_lossy();
@@ -179,6 +255,7 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
     let (doc, out_store) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
     let plaintext = Zeroizing::new(out_store.emit_plain(&doc).map_err(ops::Error::from)?);
     drop(doc);
+    crate::cli::catch_terminating_signals();
     let scratch = ScratchDir::new().map_err(|e| {
         CliError::new(
             exit::ERROR_GENERIC,
@@ -211,7 +288,7 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
         scratch.hand_over(&name, owner).map_err(fail)?;
     }
     let command = substitute_path(&args.command, &path)?;
-    let cmd = shell(&command, owner);
+    let cmd = supervised(&command, owner, &path, !args.no_fifo);
     let code = if args.no_fifo {
         run_child(cmd)?
     } else {
