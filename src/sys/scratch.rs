@@ -186,4 +186,40 @@ mod tests {
             0o700
         );
     }
+
+    #[test]
+    fn sweep_removes_only_our_dirs_of_dead_runs() {
+        use std::os::unix::fs::MetadataExt;
+        let tmp = tempfile::tempdir().unwrap();
+        let mut gone = std::process::Command::new("true").spawn().unwrap();
+        let dead = gone.id();
+        gone.wait().unwrap();
+        let live = std::process::id();
+        let at = |name: String| tmp.path().join(name);
+        let dead_dir = at(format!(".rsops-{dead}-a"));
+        let live_dir = at(format!(".rsops-{live}-b"));
+        let dead_file = at(format!(".rsops-{dead}-c.tmp"));
+        let dead_link = at(format!(".rsops-{dead}-d"));
+        let target = at("target".into());
+        for dir in [&dead_dir, &live_dir, &target] {
+            std::fs::create_dir(dir).unwrap();
+            std::fs::write(dir.join("plain"), "x").unwrap();
+        }
+        std::fs::write(&dead_file, "x").unwrap();
+        std::os::unix::fs::symlink(&target, &dead_link).unwrap();
+        let foreign = at(format!(".rsops-{dead}-e"));
+        std::fs::create_dir(&foreign).unwrap();
+        let as_root = rustix::process::geteuid().is_root();
+        if as_root {
+            std::os::unix::fs::chown(&foreign, Some(65534), Some(65534)).unwrap();
+        }
+        sweep_stale(tmp.path(), PREFIX);
+        assert!(!dead_dir.exists());
+        assert!(live_dir.join("plain").exists());
+        assert!(dead_file.exists());
+        assert!(dead_link.symlink_metadata().is_ok() && target.join("plain").exists());
+        if as_root {
+            assert_eq!(foreign.metadata().unwrap().uid(), 65534);
+        }
+    }
 }
