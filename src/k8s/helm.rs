@@ -202,6 +202,9 @@ pub fn download(url: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
 pub trait Stash {
     /// Stores one plaintext and returns the path helm should read it from.
     fn add(&mut self, label: &str, plaintext: &[u8]) -> Result<String, Error>;
+
+    /// helm has started with its own copies of whatever it inherits: rsops lets go of its own.
+    fn handed_over(&mut self) {}
 }
 
 /// The decrypted files of one run plus the rewritten arguments. As in helm-secrets, a file
@@ -313,63 +316,71 @@ fn sanitize(label: &str) -> String {
         .collect()
 }
 
-/// The in-memory stash (Linux): sealed memfds inherited by helm as `/dev/fd/N`.
-#[cfg(target_os = "linux")]
-pub struct MemfdStash {
-    fds: Vec<std::os::fd::OwnedFd>,
+/// The in-memory stash: one pipe per plaintext, whose read end helm inherits as `/dev/fd/N`.
+/// A writer thread fills the pipe and closes it, and rsops keeps no read end once helm runs, so
+/// helm's read drains the plaintext: a plugin or post-renderer that inherited the descriptor
+/// from helm (helm does not close it) then reads an end of file, and `/proc/<pid>/fd/N` of a
+/// grandchild leads to the same empty pipe. Nothing touches a disk; pipes hold any size.
+pub struct PipeStash {
+    readers: Vec<std::os::fd::OwnedFd>,
+    writers: Vec<std::thread::JoinHandle<()>>,
 }
 
-#[cfg(target_os = "linux")]
-impl MemfdStash {
-    pub fn new() -> MemfdStash {
-        MemfdStash { fds: Vec::new() }
+impl PipeStash {
+    pub fn new() -> PipeStash {
+        PipeStash {
+            readers: Vec::new(),
+            writers: Vec::new(),
+        }
     }
 }
 
-#[cfg(target_os = "linux")]
-impl Default for MemfdStash {
+impl Default for PipeStash {
     fn default() -> Self {
         Self::new()
     }
 }
 
-#[cfg(target_os = "linux")]
-impl Stash for MemfdStash {
-    fn add(&mut self, label: &str, plaintext: &[u8]) -> Result<String, Error> {
-        use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
+impl Stash for PipeStash {
+    fn add(&mut self, _label: &str, plaintext: &[u8]) -> Result<String, Error> {
+        use rustix::io::{fcntl_setfd, FdFlags};
         use std::os::fd::AsRawFd;
-        // No CLOEXEC: helm must inherit the descriptor to open /dev/fd/N.
-        let fd = memfd_create(
-            format!("rsops-{}", sanitize(label)),
-            MemfdFlags::ALLOW_SEALING,
-        )
-        .map_err(std::io::Error::from)?;
-        let mut written = 0;
-        while written < plaintext.len() {
-            written +=
-                rustix::io::write(&fd, &plaintext[written..]).map_err(std::io::Error::from)?;
-        }
-        // Sealed, so nothing helm starts can change what later readers see.
-        fcntl_add_seals(
-            &fd,
-            SealFlags::WRITE | SealFlags::GROW | SealFlags::SHRINK | SealFlags::SEAL,
-        )
-        .map_err(std::io::Error::from)?;
-        let path = format!("/dev/fd/{}", fd.as_raw_fd());
-        self.fds.push(fd);
+        let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(std::io::Error::from)?;
+        // Only the read end may reach helm; the write end stays rsops's alone.
+        fcntl_setfd(&reader, FdFlags::empty()).map_err(std::io::Error::from)?;
+        let bytes = Zeroizing::new(plaintext.to_vec());
+        self.writers.push(std::thread::spawn(move || {
+            use std::io::Write;
+            // A reader that goes away early (helm failed) is helm's error to report, not ours.
+            let _ = std::fs::File::from(writer).write_all(&bytes);
+        }));
+        let path = format!("/dev/fd/{}", reader.as_raw_fd());
+        self.readers.push(reader);
         Ok(path)
+    }
+
+    fn handed_over(&mut self) {
+        self.readers.clear();
     }
 }
 
-/// Which stash to use: memfd on Linux unless `RSOPS_HELM_VALUES=tempdir`.
-pub fn new_stash() -> Result<Box<dyn Stash>, Error> {
-    let want_tempdir = std::env::var("RSOPS_HELM_VALUES").is_ok_and(|v| v == "tempdir");
-    #[cfg(target_os = "linux")]
-    if !want_tempdir {
-        return Ok(Box::new(MemfdStash::new()));
+impl Drop for PipeStash {
+    fn drop(&mut self) {
+        // Without read ends, a writer whose plaintext helm never read stops with EPIPE.
+        self.readers.clear();
+        for writer in self.writers.drain(..) {
+            let _ = writer.join();
+        }
     }
-    let _ = want_tempdir;
-    Ok(Box::new(TempDirStash::new()?))
+}
+
+/// Which stash to use: pipes unless `RSOPS_HELM_VALUES=tempdir`.
+pub fn new_stash() -> Result<Box<dyn Stash>, Error> {
+    if std::env::var("RSOPS_HELM_VALUES").is_ok_and(|v| v == "tempdir") {
+        return Ok(Box::new(TempDirStash::new()?));
+    }
+    Ok(Box::new(PipeStash::new()))
 }
 
 /// The helm binary: `$HELM_BIN` (helm sets it for plugins), else `helm` from PATH.
@@ -381,7 +392,12 @@ pub fn helm_bin() -> OsString {
 
 /// Runs helm to completion; returns its exit code (128 + signal when a signal ended it). Signals
 /// sent to rsops meanwhile go to helm, which decides whether to stop; the stash outlives helm.
-pub fn run_helm(helm: &OsStr, args: &[OsString], hold: &Hold) -> Result<i32, Error> {
+pub fn run_helm(
+    helm: &OsStr,
+    args: &[OsString],
+    stash: &mut dyn Stash,
+    hold: &Hold,
+) -> Result<i32, Error> {
     let mut child = std::process::Command::new(helm)
         .args(args)
         .spawn()
@@ -392,6 +408,7 @@ pub fn run_helm(helm: &OsStr, args: &[OsString], hold: &Hold) -> Result<i32, Err
             ))
         })?;
     hold.forward_to(rustix::process::Pid::from_child(&child));
+    stash.handed_over();
     let status = child.wait()?;
     use std::os::unix::process::ExitStatusExt;
     if let Some(signal) = status.signal() {
@@ -407,7 +424,7 @@ pub fn wrap(args: &[OsString]) -> Result<i32, Error> {
     let mut stash = new_stash()?;
     let rewritten = prepare(args, stash.as_mut())?;
     let hold = crate::sys::signals::hold();
-    let code = run_helm(&helm_bin(), &rewritten, &hold);
+    let code = run_helm(&helm_bin(), &rewritten, stash.as_mut(), &hold);
     drop(stash);
     drop(hold);
     code
@@ -525,19 +542,23 @@ mod tests {
         assert!(!dir.exists());
     }
 
-    #[cfg(target_os = "linux")]
     #[test]
-    fn memfd_stash_reads_back_through_dev_fd() {
-        let mut stash = MemfdStash::new();
-        let p = stash.add("v", b"a: 1\n").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"a: 1\n");
-        assert!(std::fs::OpenOptions::new()
-            .append(true)
-            .open(&p)
-            .and_then(|mut f| {
-                use std::io::Write;
-                f.write_all(b"x")
-            })
-            .is_err());
+    fn pipe_stash_is_read_once_then_empty() {
+        let mut stash = PipeStash::new();
+        let big = vec![b'a'; 300 * 1024];
+        let p = stash.add("v", &big).unwrap();
+        let q = stash.add("v", b"b: 2\n").unwrap();
+        assert_ne!(p, q);
+        assert_eq!(std::fs::read(&p).unwrap(), big);
+        assert_eq!(std::fs::read(&p).unwrap(), b"");
+        assert_eq!(std::fs::read(&q).unwrap(), b"b: 2\n");
+    }
+
+    #[test]
+    fn pipe_stash_unread_values_do_not_block_the_drop() {
+        let mut stash = PipeStash::new();
+        stash.add("v", &vec![b'a'; 300 * 1024]).unwrap();
+        stash.handed_over();
+        drop(stash);
     }
 }
