@@ -2,10 +2,10 @@
 //! plaintext to the real helm without a file that outlives the run, and passes helm's output and
 //! exit code through.
 //!
-//! On Linux each plaintext lives in a sealed in-memory file (memfd) that helm opens as
-//! `/dev/fd/N`: nothing touches a disk, and the kernel frees it when the last holder exits, even
-//! after SIGKILL. Elsewhere (or with `RSOPS_HELM_VALUES=tempdir`) it is a 0600 file in a private
-//! 0700 directory that a guard removes on every exit path, and `sys::signals` on a signal.
+//! Each plaintext goes through a pipe that helm opens as `/dev/fd/N` and drains: nothing touches
+//! a disk, and whatever helm starts after reading it inherits only an empty pipe. With
+//! `RSOPS_HELM_VALUES=tempdir` it is a 0600 file in a private 0700 directory that a guard
+//! removes on every exit path, and `sys::signals` on a signal.
 
 use super::{decrypt_file_bytes, detect_encrypted, read, Error};
 use crate::stores::Format;
