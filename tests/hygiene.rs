@@ -440,3 +440,289 @@ fn core_dumps_are_off_for_the_process_and_its_children() {
         "rsops's own soft core limit is not 0: {parent}"
     );
 }
+
+/// A file name (`--filename`) or a TMPDIR with shell syntax in it is one word to the command's
+/// shell: `{}` never runs anything of its own, in either mode.
+#[test]
+fn exec_file_path_is_never_shell_code() {
+    let s = Setup::new();
+    let enc = s.enc();
+    let work = s.dir.path().join("work");
+    let tmpdir = s.dir.path().join("t;touch PWNED-by-tmpdir");
+    std::fs::create_dir_all(&work).unwrap();
+    std::fs::create_dir_all(&tmpdir).unwrap();
+    let command = format!(
+        "cd '{}' && test -e {{}} && echo seen {{}} && cat {{}} > /dev/null",
+        work.display()
+    );
+    for extra in [vec![], vec!["--no-fifo"]] {
+        let mut args = vec!["exec-file", "--filename", "x;touch PWNED-by-name"];
+        args.extend(&extra);
+        args.extend([enc.as_str(), command.as_str()]);
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        let env = [
+            ("SOPS_AGE_KEY_FILE", support::age1_key_file()),
+            ("TMPDIR", tmpdir.clone().into_os_string()),
+        ];
+        let env: Vec<(&str, &OsStr)> = env.iter().map(|(k, v)| (*k, v.as_os_str())).collect();
+        let run = support::run_rsops(&args, &env, &Limits::default());
+        let stdout = String::from_utf8_lossy(&run.stdout);
+        assert_eq!(
+            run.code,
+            Some(0),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        assert!(stdout.ends_with("/x;touch PWNED-by-name\n"), "{stdout}");
+        let ran: Vec<_> = std::fs::read_dir(&work).unwrap().flatten().collect();
+        assert!(ran.is_empty(), "{extra:?}: the path ran as code: {ran:?}");
+    }
+}
+
+/// `exec-file --user nobody` (run as root): the command, as nobody, reads the plaintext in both
+/// modes; the directory is nobody's, 0700, and a third user cannot enter it.
+#[test]
+fn exec_file_as_another_user() {
+    use std::io::BufRead;
+    use std::os::unix::fs::MetadataExt;
+    use std::os::unix::process::CommandExt;
+    if !rustix::process::geteuid().is_root() {
+        eprintln!("skipped: exec-file --user needs root");
+        return;
+    }
+    let sc = Scratch::new();
+    let enc = sc.s.enc();
+    let command = "d=$(dirname {}); echo \"$d\"; id -un; grep -c hunter2-PLAINTEXT {}; \
+                   i=0; while [ ! -e \"$d/go\" ] && [ $i -lt 200 ]; do sleep 0.05; i=$((i+1)); done";
+    for extra in [vec![], vec!["--no-fifo"]] {
+        let mut child = std::process::Command::new(support::rsops_bin())
+            .args(["exec-file", "--user", "nobody"])
+            .args(&extra)
+            .args([&enc, command])
+            .env("SOPS_AGE_KEY_FILE", support::age1_key_file())
+            .env("TMPDIR", sc.tmpdir.path())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+        let mut next = || lines.next().and_then(Result::ok).unwrap_or_default();
+        let dir = PathBuf::from(next());
+        let (user, count) = (next(), next());
+        let meta = std::fs::symlink_metadata(&dir);
+        let third = std::process::Command::new("ls")
+            .arg(&dir)
+            .uid(54321)
+            .gid(54321)
+            .stderr(std::process::Stdio::null())
+            .status();
+        let _ = std::fs::write(dir.join("go"), "");
+        let status = child.wait().unwrap();
+        assert_eq!(status.code(), Some(0), "{extra:?}");
+        assert_eq!(
+            (user.as_str(), count.as_str()),
+            ("nobody", "2"),
+            "{extra:?}"
+        );
+        let meta = meta.unwrap();
+        assert_eq!(
+            (meta.uid(), meta.mode() & 0o777),
+            (65534, 0o700),
+            "{extra:?}"
+        );
+        assert!(
+            !third.unwrap().success(),
+            "{extra:?}: a third user listed the directory"
+        );
+        sc.assert_clean("exec-file --user");
+    }
+}
+
+/// `rsops edit` with an editor that records its file (and its own pid) in `marker`, then sleeps.
+fn start_slow_edit(sc: &Scratch, marker: &std::path::Path) -> std::process::Child {
+    let editor = sc.s.script(
+        "ed-record.sh",
+        &format!(
+            "printf '%s\\n%s\\n' \"$1\" $$ > {m}.tmp; mv {m}.tmp {m}; exec sleep 30",
+            m = marker.display()
+        ),
+    );
+    std::process::Command::new(support::rsops_bin())
+        .args(["edit", &sc.s.enc()])
+        .env("SOPS_AGE_KEY_FILE", support::age1_key_file())
+        .env("TMPDIR", sc.tmpdir.path())
+        .env("EDITOR", &editor)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// Waits (bounded) for `marker`; returns the file it names and the pid of the editor.
+fn wait_for_marker(marker: &std::path::Path) -> (PathBuf, i32) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        if let Ok(text) = std::fs::read_to_string(marker) {
+            let mut lines = text.lines();
+            let file = PathBuf::from(lines.next().unwrap());
+            return (file, lines.next().unwrap().parse().unwrap());
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the editor never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+fn kill(pid: i32, signal: rustix::process::Signal) {
+    let _ = rustix::process::kill_process(rustix::process::Pid::from_raw(pid).unwrap(), signal);
+}
+
+/// Waits up to `secs` for `child`; kills it and returns `None` when it is still running.
+fn wait_bounded(child: &mut std::process::Child, secs: u64) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while std::time::Instant::now() < deadline {
+        if let Some(status) = child.try_wait().unwrap() {
+            return Some(status);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    None
+}
+
+/// Every catchable signal whose default action ends a process (not only INT/TERM/HUP) removes
+/// the editor's plaintext and ends rsops with 128 + signal.
+#[test]
+fn every_terminating_signal_during_edit_removes_scratch() {
+    use rustix::process::Signal;
+    for signal in [
+        Signal::QUIT,
+        Signal::USR1,
+        Signal::USR2,
+        Signal::PIPE,
+        Signal::ALARM,
+        Signal::HUP,
+    ] {
+        let sc = Scratch::new();
+        let marker = sc.s.dir.path().join("marker");
+        let mut child = start_slow_edit(&sc, &marker);
+        let (file, editor) = wait_for_marker(&marker);
+        assert!(file.exists());
+        kill(child.id() as i32, signal);
+        let status = wait_bounded(&mut child, 20);
+        kill(editor, Signal::KILL);
+        let code = status.and_then(|s| s.code());
+        assert_eq!(code, Some(128 + signal.as_raw()), "{signal:?}");
+        sc.assert_clean(&format!("{signal:?} during edit"));
+    }
+}
+
+/// SIGKILL cannot be caught: the next run that makes a scratch directory removes the one of the
+/// dead process (and leaves a live process's alone).
+#[test]
+fn the_next_run_sweeps_what_sigkill_left() {
+    use rustix::process::Signal;
+    let sc = Scratch::new();
+    let marker = sc.s.dir.path().join("marker");
+    let mut killed = start_slow_edit(&sc, &marker);
+    let (file, editor) = wait_for_marker(&marker);
+    kill(killed.id() as i32, Signal::KILL);
+    killed.wait().unwrap();
+    kill(editor, Signal::KILL);
+    assert!(file.exists(), "SIGKILL cannot be cleaned up after, yet");
+    let live = sc
+        .tmpdir
+        .path()
+        .join(format!(".rsops-{}-live", std::process::id()));
+    std::fs::create_dir(&live).unwrap();
+    let run = sc.run(&["exec-file", &sc.s.enc(), "true"], &[]);
+    assert_eq!(
+        run.code,
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert!(
+        !file.parent().unwrap().exists(),
+        "the dead run's plaintext is still there"
+    );
+    assert!(live.exists(), "a live process's directory was swept");
+    std::fs::remove_dir(&live).unwrap();
+    sc.assert_clean("after the sweep");
+}
+
+/// rsops killed with SIGKILL before its command opens the FIFO: the command is not left blocked
+/// forever on a FIFO that will never get a writer, and the FIFO's directory goes with it.
+#[test]
+fn a_fifo_reader_outlives_a_killed_rsops_by_seconds() {
+    use rustix::process::Signal;
+    let sc = Scratch::new();
+    let dir = sc.s.dir.path();
+    let (started, done) = (dir.join("started"), dir.join("done"));
+    let command = format!(
+        "echo {{}} > {s}.tmp; mv {s}.tmp {s}; sleep 1; cat {{}} > /dev/null; touch {d}",
+        s = started.display(),
+        d = done.display()
+    );
+    let mut child = std::process::Command::new(support::rsops_bin())
+        .args(["exec-file", &sc.s.enc(), &command])
+        .env("SOPS_AGE_KEY_FILE", support::age1_key_file())
+        .env("TMPDIR", sc.tmpdir.path())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !started.exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the command never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let fifo = PathBuf::from(std::fs::read_to_string(&started).unwrap().trim());
+    kill(child.id() as i32, Signal::KILL);
+    child.wait().unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !done.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let finished = done.exists();
+    if !finished {
+        // Unblock the reader ourselves, so a failing run leaves no process behind.
+        let flags = rustix::fs::OFlags::WRONLY | rustix::fs::OFlags::NONBLOCK;
+        let _ = rustix::fs::open(&fifo, flags, rustix::fs::Mode::empty());
+    }
+    assert!(finished, "the command is still blocked on the FIFO");
+    while fifo.parent().unwrap().exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    sc.assert_clean("fifo after SIGKILL");
+}
+
+/// rsops catches SIGPIPE now, but a command that stops reading the FIFO early (its own write
+/// gets EPIPE) is no reason to stop: the command's exit code is rsops's.
+#[test]
+fn a_reader_closing_the_fifo_early_is_not_a_signal() {
+    let sc = Scratch::new();
+    let big = format!("big: {}\n", "x".repeat(1 << 20));
+    let plain = sc.s.file("big.yaml", &big);
+    let enc = support::rsops_ok(&["encrypt", "--age", AGE1_RECIPIENT, &plain], &[]);
+    let enc = sc.s.file("big.enc.yaml", &String::from_utf8(enc).unwrap());
+    let run = sc.run(
+        &[
+            "exec-file",
+            &enc,
+            "head -c 10 {} > /dev/null; sleep 0.3; exit 3",
+        ],
+        &[],
+    );
+    assert_eq!(
+        run.code,
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    sc.assert_clean("early close");
+}

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-const MODES: [&str; 2] = ["memfd", "tempdir"];
+const MODES: [&str; 2] = ["pipe", "tempdir"];
 
 fn chart() -> PathBuf {
     repo().join("testdata/k8s/chart")
@@ -468,4 +468,105 @@ fn helm3_legacy_plugin() {
     fixtures(&work);
     install_plugin(&work, &helm3(), "helm3");
     plugin_renders(&work, &helm3());
+}
+
+/// A script that copies whatever it can read from its inherited descriptors (and, with `$1`
+/// set, from those of process `$1`) to `loot`; blocking pipes get a second each.
+fn looter(loot: &Path) -> String {
+    format!(
+        "loot() {{ for f in /proc/self/fd/* ${{1:+/proc/$1/fd/*}}; do\n  \
+         case \"${{f##*/}}\" in 0|1|2) continue;; esac\n  \
+         timeout 1 cat \"$f\" >> '{l}' 2>/dev/null\n\
+         done; }}\n",
+        l = loot.display()
+    )
+}
+
+fn executable(path: &Path, body: &str) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn assert_no_secret(loot: &Path, what: &str) {
+    let got = std::fs::read_to_string(loot).unwrap_or_default();
+    for secret in SECRETS {
+        assert!(!got.contains(secret), "{what} read a secret value");
+    }
+}
+
+/// An unrelated getter plugin (`foo://`), run by helm after it read the secret values, finds
+/// nothing in the descriptors it inherited from helm nor in helm's own.
+#[test]
+fn a_getter_plugin_after_the_values_reads_nothing() {
+    let work = Work::new();
+    fixtures(&work);
+    let loot = work.path().join("getter-loot");
+    let plugins = work.path().join("plugins");
+    let plugin = plugins.join("foo-getter");
+    std::fs::create_dir_all(&plugin).unwrap();
+    std::fs::write(
+        plugin.join("plugin.yaml"),
+        "name: foo-getter\nversion: 0.1.0\nusage: spy\ndescription: spy\n\
+         command: \"$HELM_PLUGIN_DIR/get.sh\"\n\
+         downloaders:\n  - command: \"get.sh\"\n    protocols:\n      - \"foo\"\n",
+    )
+    .unwrap();
+    let body = format!("{}loot $PPID\necho 'spied: true'\n", looter(&loot));
+    executable(&plugin.join("get.sh"), &body);
+    let out = output(
+        wrapper(&work, "pipe", &helm())
+            .env("HELM_PLUGINS", &plugins)
+            .args(["template", "rel"])
+            .arg(chart())
+            .arg("-f")
+            .arg(staging())
+            .args(["-f", "secrets.yaml", "-f", "foo://x"]),
+    );
+    assert_ok(&out, "rsops helm template with a foo:// getter");
+    assert!(loot.exists(), "the getter did not run");
+    check_render(&out.stdout, false);
+    assert_no_secret(&loot, "the getter");
+    std::fs::remove_file(&loot).unwrap();
+    work.assert_clean();
+}
+
+/// A post-renderer leaves a grandchild behind that waits until rsops has exited and then reads
+/// every descriptor it inherited: the values are not among them any more.
+#[test]
+fn a_grandchild_of_helm_reads_nothing_after_rsops_exits() {
+    let work = Work::new();
+    fixtures(&work);
+    let loot = work.path().join("grandchild-loot");
+    let done = work.path().join("grandchild-done");
+    let renderer = work.path().join("post-render.sh");
+    let body = format!(
+        "{looter}rsops=$(cut -d' ' -f4 /proc/$PPID/stat)\n\
+         ( i=0; while kill -0 $rsops 2>/dev/null && [ $i -lt 400 ]; do sleep 0.05; i=$((i+1)); done\n  \
+           loot; touch '{d}' ) </dev/null >/dev/null 2>&1 &\n\
+         cat\n",
+        looter = looter(&loot),
+        d = done.display()
+    );
+    executable(&renderer, &body);
+    let out = output(
+        wrapper(&work, "pipe", &helm3())
+            .args(["template", "rel"])
+            .arg(chart())
+            .arg("-f")
+            .arg(staging())
+            .args(["-f", "secrets.yaml", "--post-renderer"])
+            .arg(&renderer),
+    );
+    assert_ok(&out, "rsops helm template with a post-renderer");
+    check_render(&out.stdout, false);
+    let deadline = Instant::now() + Duration::from_secs(40);
+    while !done.exists() {
+        assert!(Instant::now() < deadline, "the grandchild never finished");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_no_secret(&loot, "the grandchild");
+    let _ = std::fs::remove_file(&loot);
+    std::fs::remove_file(&done).unwrap();
+    work.assert_clean();
 }

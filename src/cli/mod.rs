@@ -15,6 +15,10 @@ use exit::CliError;
 /// Runs the CLI and returns the process exit code.
 pub fn run() -> u8 {
     rsops::sys::process_guard::disable_core_dumps();
+    let argv: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    if argv.get(1).is_some_and(|a| a == commands::exec::SUPERVISE) {
+        return commands::exec::supervise(&argv[2..]);
+    }
     if let Some(code) = commands::k8s::by_program_name() {
         return code;
     }
@@ -35,6 +39,31 @@ pub fn run() -> u8 {
             e.code
         }
     }
+}
+
+/// Starts (once) the thread that acts on every catchable terminating signal as
+/// `rsops::sys::signals` decides: remove the plaintext and exit 128 + signal, or leave the signal
+/// to the child that owns the decision. Only the commands that put plaintext somewhere call it, so
+/// the others keep the default actions (and SIGPIPE stays ignored, writes reporting EPIPE).
+pub(crate) fn catch_terminating_signals() {
+    use signal_hook::iterator::{exfiltrator::WithOrigin, SignalsInfo};
+    use std::sync::Once;
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let Ok(mut signals) = SignalsInfo::<WithOrigin>::new(rsops::sys::signals::TERMINATING)
+        else {
+            return;
+        };
+        std::thread::spawn(move || {
+            for origin in signals.forever() {
+                let sender = origin.process.map(|p| p.pid);
+                let action = rsops::sys::signals::on_signal(origin.signal, sender);
+                if let rsops::sys::signals::Action::Exit(code) = action {
+                    std::process::exit(code);
+                }
+            }
+        });
+    });
 }
 
 fn dispatch(cli: Cli) -> Result<(), CliError> {

@@ -2,13 +2,14 @@
 //! plaintext to the real helm without a file that outlives the run, and passes helm's output and
 //! exit code through.
 //!
-//! On Linux each plaintext lives in a sealed in-memory file (memfd) that helm opens as
-//! `/dev/fd/N`: nothing touches a disk, and the kernel frees it when the last holder exits, even
-//! after SIGKILL. Elsewhere (or with `RSOPS_HELM_VALUES=tempdir`) it is a 0600 file in a private
-//! 0700 directory that a guard removes on every exit path; signals are caught so the guard runs.
+//! Each plaintext goes through a pipe that helm opens as `/dev/fd/N` and drains: nothing touches
+//! a disk, and whatever helm starts after reading it inherits only an empty pipe. With
+//! `RSOPS_HELM_VALUES=tempdir` it is a 0600 file in a private 0700 directory that a guard
+//! removes on every exit path, and `sys::signals` on a signal.
 
 use super::{decrypt_file_bytes, detect_encrypted, read, Error};
 use crate::stores::Format;
+use crate::sys::signals::Hold;
 use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
@@ -201,6 +202,9 @@ pub fn download(url: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
 pub trait Stash {
     /// Stores one plaintext and returns the path helm should read it from.
     fn add(&mut self, label: &str, plaintext: &[u8]) -> Result<String, Error>;
+
+    /// helm has started with its own copies of whatever it inherits: rsops lets go of its own.
+    fn handed_over(&mut self) {}
 }
 
 /// The decrypted files of one run plus the rewritten arguments. As in helm-secrets, a file
@@ -252,7 +256,7 @@ pub struct TempDirStash {
 
 impl TempDirStash {
     pub fn new() -> Result<TempDirStash, Error> {
-        sweep_stale(&std::env::temp_dir());
+        crate::sys::scratch::sweep_stale(&std::env::temp_dir(), TEMP_PREFIX);
         let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
         let mut builder = tempfile::Builder::new();
         builder.prefix(&prefix);
@@ -260,6 +264,7 @@ impl TempDirStash {
         #[cfg(unix)]
         builder.permissions(std::os::unix::fs::PermissionsExt::from_mode(0o700));
         let dir = builder.tempdir()?;
+        crate::sys::signals::remember_dir(dir.path());
         Ok(TempDirStash {
             dir,
             files: Vec::new(),
@@ -294,6 +299,7 @@ impl Drop for TempDirStash {
                 let _ = std::fs::write(path, vec![0u8; meta.len() as usize]);
             }
         }
+        crate::sys::signals::forget_dir(self.dir.path());
     }
 }
 
@@ -310,112 +316,71 @@ fn sanitize(label: &str) -> String {
         .collect()
 }
 
-/// Removes private directories left by runs that were killed (SIGKILL, power loss): only ours
-/// (`rsops-helm-<pid>-…`, owned by this user) and only when that process is gone.
-pub fn sweep_stale(tmp: &Path) {
-    let Ok(entries) = std::fs::read_dir(tmp) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<i32>().ok()) else {
-            continue;
-        };
-        if !process_alive(pid) && owned_by_us(&entry.path()) {
-            let _ = std::fs::remove_dir_all(entry.path());
+/// The in-memory stash: one pipe per plaintext, whose read end helm inherits as `/dev/fd/N`.
+/// A writer thread fills the pipe and closes it, and rsops keeps no read end once helm runs, so
+/// helm's read drains the plaintext: a plugin or post-renderer that inherited the descriptor
+/// from helm (helm does not close it) then reads an end of file, and `/proc/<pid>/fd/N` of a
+/// grandchild leads to the same empty pipe. Nothing touches a disk; pipes hold any size.
+pub struct PipeStash {
+    readers: Vec<std::os::fd::OwnedFd>,
+    writers: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl PipeStash {
+    pub fn new() -> PipeStash {
+        PipeStash {
+            readers: Vec::new(),
+            writers: Vec::new(),
         }
     }
 }
 
-#[cfg(unix)]
-fn process_alive(pid: i32) -> bool {
-    match rustix::process::Pid::from_raw(pid) {
-        Some(pid) => !matches!(
-            rustix::process::test_kill_process(pid),
-            Err(rustix::io::Errno::SRCH)
-        ),
-        None => true,
-    }
-}
-
-#[cfg(not(unix))]
-fn process_alive(_pid: i32) -> bool {
-    true
-}
-
-#[cfg(unix)]
-fn owned_by_us(path: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    std::fs::symlink_metadata(path)
-        .map(|m| m.is_dir() && m.uid() == rustix::process::getuid().as_raw())
-        .unwrap_or(false)
-}
-
-#[cfg(not(unix))]
-fn owned_by_us(path: &Path) -> bool {
-    path.is_dir()
-}
-
-/// The in-memory stash (Linux): sealed memfds inherited by helm as `/dev/fd/N`.
-#[cfg(target_os = "linux")]
-pub struct MemfdStash {
-    fds: Vec<std::os::fd::OwnedFd>,
-}
-
-#[cfg(target_os = "linux")]
-impl MemfdStash {
-    pub fn new() -> MemfdStash {
-        MemfdStash { fds: Vec::new() }
-    }
-}
-
-#[cfg(target_os = "linux")]
-impl Default for MemfdStash {
+impl Default for PipeStash {
     fn default() -> Self {
         Self::new()
     }
 }
 
-#[cfg(target_os = "linux")]
-impl Stash for MemfdStash {
-    fn add(&mut self, label: &str, plaintext: &[u8]) -> Result<String, Error> {
-        use rustix::fs::{fcntl_add_seals, memfd_create, MemfdFlags, SealFlags};
+impl Stash for PipeStash {
+    fn add(&mut self, _label: &str, plaintext: &[u8]) -> Result<String, Error> {
+        use rustix::io::{fcntl_setfd, FdFlags};
         use std::os::fd::AsRawFd;
-        // No CLOEXEC: helm must inherit the descriptor to open /dev/fd/N.
-        let fd = memfd_create(
-            format!("rsops-{}", sanitize(label)),
-            MemfdFlags::ALLOW_SEALING,
-        )
-        .map_err(std::io::Error::from)?;
-        let mut written = 0;
-        while written < plaintext.len() {
-            written +=
-                rustix::io::write(&fd, &plaintext[written..]).map_err(std::io::Error::from)?;
-        }
-        // Sealed, so nothing helm starts can change what later readers see.
-        fcntl_add_seals(
-            &fd,
-            SealFlags::WRITE | SealFlags::GROW | SealFlags::SHRINK | SealFlags::SEAL,
-        )
-        .map_err(std::io::Error::from)?;
-        let path = format!("/dev/fd/{}", fd.as_raw_fd());
-        self.fds.push(fd);
+        let (reader, writer) = rustix::pipe::pipe_with(rustix::pipe::PipeFlags::CLOEXEC)
+            .map_err(std::io::Error::from)?;
+        // Only the read end may reach helm; the write end stays rsops's alone.
+        fcntl_setfd(&reader, FdFlags::empty()).map_err(std::io::Error::from)?;
+        let bytes = Zeroizing::new(plaintext.to_vec());
+        self.writers.push(std::thread::spawn(move || {
+            use std::io::Write;
+            // A reader that goes away early (helm failed) is helm's error to report, not ours.
+            let _ = std::fs::File::from(writer).write_all(&bytes);
+        }));
+        let path = format!("/dev/fd/{}", reader.as_raw_fd());
+        self.readers.push(reader);
         Ok(path)
+    }
+
+    fn handed_over(&mut self) {
+        self.readers.clear();
     }
 }
 
-/// Which stash to use: memfd on Linux unless `RSOPS_HELM_VALUES=tempdir`.
-pub fn new_stash() -> Result<Box<dyn Stash>, Error> {
-    let want_tempdir = std::env::var("RSOPS_HELM_VALUES").is_ok_and(|v| v == "tempdir");
-    #[cfg(target_os = "linux")]
-    if !want_tempdir {
-        return Ok(Box::new(MemfdStash::new()));
+impl Drop for PipeStash {
+    fn drop(&mut self) {
+        // Without read ends, a writer whose plaintext helm never read stops with EPIPE.
+        self.readers.clear();
+        for writer in self.writers.drain(..) {
+            let _ = writer.join();
+        }
     }
-    let _ = want_tempdir;
-    Ok(Box::new(TempDirStash::new()?))
+}
+
+/// Which stash to use: pipes unless `RSOPS_HELM_VALUES=tempdir`.
+pub fn new_stash() -> Result<Box<dyn Stash>, Error> {
+    if std::env::var("RSOPS_HELM_VALUES").is_ok_and(|v| v == "tempdir") {
+        return Ok(Box::new(TempDirStash::new()?));
+    }
+    Ok(Box::new(PipeStash::new()))
 }
 
 /// The helm binary: `$HELM_BIN` (helm sets it for plugins), else `helm` from PATH.
@@ -425,89 +390,14 @@ pub fn helm_bin() -> OsString {
         .unwrap_or_else(|| OsString::from("helm"))
 }
 
-/// Catches SIGINT/SIGTERM/SIGHUP/SIGQUIT from before the first plaintext exists until helm has
-/// exited, so the stash's guard always runs; while helm runs they are forwarded to it.
-#[cfg(unix)]
-pub struct Signals {
-    state: std::sync::Arc<std::sync::Mutex<(Option<rustix::process::Pid>, Option<i32>)>>,
-    handle: signal_hook::iterator::Handle,
-    thread: Option<std::thread::JoinHandle<()>>,
-}
-
-#[cfg(unix)]
-impl Signals {
-    pub fn catch() -> Result<Signals, Error> {
-        use signal_hook::consts::{SIGHUP, SIGINT, SIGQUIT, SIGTERM};
-        let state = std::sync::Arc::new(std::sync::Mutex::new((None, None)));
-        let mut signals = signal_hook::iterator::Signals::new([SIGINT, SIGTERM, SIGHUP, SIGQUIT])?;
-        let handle = signals.handle();
-        let shared = std::sync::Arc::clone(&state);
-        let thread = std::thread::spawn(move || {
-            for signal in signals.forever() {
-                let mut guard: std::sync::MutexGuard<(Option<rustix::process::Pid>, Option<i32>)> =
-                    shared.lock().unwrap_or_else(|e| e.into_inner());
-                guard.1 = Some(signal);
-                if let Some(pid) = guard.0 {
-                    send(pid, signal);
-                }
-            }
-        });
-        Ok(Signals {
-            state,
-            handle,
-            thread: Some(thread),
-        })
-    }
-
-    /// The first signal received so far.
-    pub fn received(&self) -> Option<i32> {
-        self.state.lock().unwrap_or_else(|e| e.into_inner()).1
-    }
-
-    /// From now on signals go to `child`; one that came in before is delivered now.
-    fn forward_to(&self, child: &std::process::Child) {
-        let pid = rustix::process::Pid::from_child(child);
-        let mut guard = self.state.lock().unwrap_or_else(|e| e.into_inner());
-        guard.0 = Some(pid);
-        if let Some(signal) = guard.1 {
-            send(pid, signal);
-        }
-    }
-}
-
-#[cfg(unix)]
-impl Drop for Signals {
-    fn drop(&mut self) {
-        self.handle.close();
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-}
-
-#[cfg(unix)]
-fn send(pid: rustix::process::Pid, signal: i32) {
-    if let Some(signal) = rustix::process::Signal::from_named_raw(signal) {
-        let _ = rustix::process::kill_process(pid, signal);
-    }
-}
-
-#[cfg(not(unix))]
-pub struct Signals;
-
-#[cfg(not(unix))]
-impl Signals {
-    pub fn catch() -> Result<Signals, Error> {
-        Ok(Signals)
-    }
-    pub fn received(&self) -> Option<i32> {
-        None
-    }
-    fn forward_to(&self, _child: &std::process::Child) {}
-}
-
-/// Runs helm to completion; returns its exit code (128 + signal when a signal ended it).
-pub fn run_helm(helm: &OsStr, args: &[OsString], signals: &Signals) -> Result<i32, Error> {
+/// Runs helm to completion; returns its exit code (128 + signal when a signal ended it). Signals
+/// sent to rsops meanwhile go to helm, which decides whether to stop; the stash outlives helm.
+pub fn run_helm(
+    helm: &OsStr,
+    args: &[OsString],
+    stash: &mut dyn Stash,
+    hold: &Hold,
+) -> Result<i32, Error> {
     let mut child = std::process::Command::new(helm)
         .args(args)
         .spawn()
@@ -517,30 +407,26 @@ pub fn run_helm(helm: &OsStr, args: &[OsString], signals: &Signals) -> Result<i3
                 Path::new(helm).display()
             ))
         })?;
-    signals.forward_to(&child);
+    hold.forward_to(rustix::process::Pid::from_child(&child));
+    stash.handed_over();
     let status = child.wait()?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::process::ExitStatusExt;
-        if let Some(signal) = status.signal() {
-            return Ok(128 + signal);
-        }
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(signal) = status.signal() {
+        return Ok(128 + signal);
     }
     Ok(status.code().unwrap_or(1))
 }
 
-/// The whole wrapper: decrypt, run helm, clean up. helm never runs if a decryption fails or a
-/// signal arrived while decrypting (then 128 + signal, as if the default action had run).
+/// The whole wrapper: decrypt, run helm, clean up. A signal while decrypting ends rsops through
+/// `sys::signals` (the stash's directory, if any, is removed); one that arrives between the
+/// decryption and helm's start is delivered to helm as soon as it runs.
 pub fn wrap(args: &[OsString]) -> Result<i32, Error> {
-    let signals = Signals::catch()?;
     let mut stash = new_stash()?;
     let rewritten = prepare(args, stash.as_mut())?;
-    let code = match signals.received() {
-        Some(signal) => Ok(128 + signal),
-        None => run_helm(&helm_bin(), &rewritten, &signals),
-    };
+    let hold = crate::sys::signals::hold();
+    let code = run_helm(&helm_bin(), &rewritten, stash.as_mut(), &hold);
     drop(stash);
-    drop(signals);
+    drop(hold);
     code
 }
 
@@ -656,19 +542,23 @@ mod tests {
         assert!(!dir.exists());
     }
 
-    #[cfg(target_os = "linux")]
     #[test]
-    fn memfd_stash_reads_back_through_dev_fd() {
-        let mut stash = MemfdStash::new();
-        let p = stash.add("v", b"a: 1\n").unwrap();
-        assert_eq!(std::fs::read(&p).unwrap(), b"a: 1\n");
-        assert!(std::fs::OpenOptions::new()
-            .append(true)
-            .open(&p)
-            .and_then(|mut f| {
-                use std::io::Write;
-                f.write_all(b"x")
-            })
-            .is_err());
+    fn pipe_stash_is_read_once_then_empty() {
+        let mut stash = PipeStash::new();
+        let big = vec![b'a'; 300 * 1024];
+        let p = stash.add("v", &big).unwrap();
+        let q = stash.add("v", b"b: 2\n").unwrap();
+        assert_ne!(p, q);
+        assert_eq!(std::fs::read(&p).unwrap(), big);
+        assert_eq!(std::fs::read(&p).unwrap(), b"");
+        assert_eq!(std::fs::read(&q).unwrap(), b"b: 2\n");
+    }
+
+    #[test]
+    fn pipe_stash_unread_values_do_not_block_the_drop() {
+        let mut stash = PipeStash::new();
+        stash.add("v", &vec![b'a'; 300 * 1024]).unwrap();
+        stash.handed_over();
+        drop(stash);
     }
 }

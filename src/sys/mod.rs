@@ -4,3 +4,4 @@
 pub mod atomic;
 pub mod process_guard;
 pub mod scratch;
+pub mod signals;

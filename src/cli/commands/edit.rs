@@ -57,7 +57,7 @@ fn editor_command() -> Result<Vec<String>, CliError> {
 
 fn run_editor(file: &Path) -> Result<(), CliError> {
     let command = editor_command()?;
-    let status = rsops::sys::scratch::with_foreground_child(|| {
+    let status = rsops::sys::signals::with_foreground_child(|| {
         std::process::Command::new(&command[0])
             .args(&command[1..])
             .arg(file)
@@ -166,6 +166,7 @@ pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
             .emit_plain(&session.doc)
             .map_err(ops::Error::from)?
     });
+    crate::cli::catch_terminating_signals();
     let scratch = ScratchDir::new().map_err(|e| {
         CliError::new(
             exit::ERROR_GENERIC,

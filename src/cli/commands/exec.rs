@@ -4,7 +4,7 @@ use crate::cli::args::{DecryptFlags, ExecEnvArgs, ExecFileArgs, FormatArgs, Glob
 use crate::cli::exit::{self, CliError};
 
 use rsops::ops;
-use rsops::sys::scratch::ScratchDir;
+use rsops::sys::scratch::{Owner, ScratchDir};
 use rsops::tree::{Document, MapItem, Node, Scalar};
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
@@ -60,27 +60,30 @@ fn env_pairs(doc: &Document) -> Result<Vec<(String, Zeroizing<String>)>, CliErro
 }
 
 /// uid and gid of a local user, from /etc/passwd.
-fn lookup_user(name: &str) -> Result<(u32, u32), CliError> {
+fn lookup_user(name: &str) -> Result<Owner, CliError> {
     let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
     passwd
         .lines()
         .filter_map(|line| {
             let fields: Vec<&str> = line.split(':').collect();
-            (fields.len() >= 4 && fields[0] == name)
-                .then(|| Some((fields[2].parse().ok()?, fields[3].parse().ok()?)))?
+            (fields.len() >= 4 && fields[0] == name).then(|| {
+                Some(Owner {
+                    uid: fields[2].parse().ok()?,
+                    gid: fields[3].parse().ok()?,
+                })
+            })?
         })
         .next()
         .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, format!("no user named `{name}`")))
 }
 
-fn shell(command: &str, user: Option<&str>) -> Result<Command, CliError> {
+fn shell(command: &str, owner: Option<Owner>) -> Command {
     let mut cmd = Command::new("/bin/sh");
     cmd.arg("-c").arg(command);
-    if let Some(user) = user {
-        let (uid, gid) = lookup_user(user)?;
-        cmd.gid(gid).uid(uid);
+    if let Some(owner) = owner {
+        cmd.gid(owner.gid).uid(owner.uid);
     }
-    Ok(cmd)
+    cmd
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as a shell reports it.
@@ -93,7 +96,7 @@ fn exit_code(status: ExitStatus) -> u8 {
 }
 
 fn run_child(mut cmd: Command) -> Result<u8, CliError> {
-    let status = rsops::sys::scratch::with_foreground_child(|| cmd.status()).map_err(|e| {
+    let status = rsops::sys::signals::with_foreground_child(|| cmd.status()).map_err(|e| {
         CliError::new(
             exit::ERROR_GENERIC,
             format!("could not run the command: {e}"),
@@ -106,7 +109,8 @@ pub fn run_env(global: &GlobalArgs, args: &ExecEnvArgs) -> Result<u8, CliError> 
     let (doc, _) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
     let pairs = env_pairs(&doc)?;
     drop(doc);
-    let mut cmd = shell(&args.command, args.user.as_deref())?;
+    let owner = args.user.as_deref().map(lookup_user).transpose()?;
+    let mut cmd = shell(&args.command, owner);
     if args.pristine {
         cmd.env_clear();
     }
@@ -124,16 +128,29 @@ pub fn run_env(global: &GlobalArgs, args: &ExecEnvArgs) -> Result<u8, CliError> 
 }
 
 /// Feeds `bytes` into the FIFO once the command opens it; gives up when the command exits
-/// without reading, so rsops never blocks on a reader that will not come.
+/// without reading, so rsops never blocks on a reader that will not come. The directory may
+/// belong to the command's user (`--user`), who could swap the FIFO for a link or another file:
+/// links are not followed and only the FIFO rsops made (same inode) gets the bytes.
 fn feed_fifo(path: &Path, bytes: Zeroizing<Vec<u8>>, done: Arc<AtomicBool>) {
-    use std::os::unix::fs::OpenOptionsExt;
+    use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+    let Ok(made) = std::fs::symlink_metadata(path) else {
+        return;
+    };
     loop {
         let opened = std::fs::OpenOptions::new()
             .write(true)
-            .custom_flags(rustix::fs::OFlags::NONBLOCK.bits() as i32)
+            .custom_flags(
+                (rustix::fs::OFlags::NONBLOCK | rustix::fs::OFlags::NOFOLLOW).bits() as i32,
+            )
             .open(path);
         match opened {
             Ok(mut fifo) => {
+                let same = fifo
+                    .metadata()
+                    .is_ok_and(|m| (m.dev(), m.ino()) == (made.dev(), made.ino()));
+                if !same {
+                    return;
+                }
                 let _ = rustix::fs::fcntl_setfl(&fifo, rustix::fs::OFlags::empty());
                 // A reader that closes early gets what it read; that is not rsops's failure.
                 let _ = fifo.write_all(&bytes);
@@ -145,10 +162,100 @@ fn feed_fifo(path: &Path, bytes: Zeroizing<Vec<u8>>, done: Arc<AtomicBool>) {
     }
 }
 
+/// The hidden first argument that makes rsops the supervisor of an `exec-file` command.
+pub const SUPERVISE: &str = "__rsops-supervise";
+
+/// `/bin/sh -c command`, started through rsops's own supervisor ([`supervise`]), both as `owner`.
+fn supervised(command: &str, owner: Option<Owner>, path: &Path, fifo: bool) -> Command {
+    // /proc/self/exe is this very binary even when its path is not reachable for `--user`.
+    let me = Path::new("/proc/self/exe");
+    let exe = if me.exists() {
+        me.to_path_buf()
+    } else {
+        std::env::current_exe().unwrap_or_else(|_| "rsops".into())
+    };
+    let mut cmd = Command::new(exe);
+    cmd.arg(SUPERVISE)
+        .arg(std::process::id().to_string())
+        .arg(if fifo { "fifo" } else { "file" })
+        .arg(path)
+        .args(["/bin/sh", "-c", command]);
+    if let Some(owner) = owner {
+        cmd.gid(owner.gid).uid(owner.uid);
+    }
+    cmd
+}
+
+/// The supervisor between rsops and an `exec-file` command: when rsops dies without cleaning up
+/// (SIGKILL), it wakes the command if it waits on the FIFO that will never get a writer, and
+/// removes the scratch directory once the command is done. It keeps running through the
+/// signals a terminal sends its whole process group, so the command, not it, decides.
+/// Arguments: parent pid, `fifo`|`file`, the path, then the command.
+pub fn supervise(args: &[std::ffi::OsString]) -> u8 {
+    let [parent, kind, path, program, rest @ ..] = args else {
+        return exit::ERROR_GENERIC;
+    };
+    let parent: i32 = parent.to_str().and_then(|p| p.parse().ok()).unwrap_or(0);
+    let path = Path::new(path);
+    let _ignore = signal_hook::iterator::Signals::new(rsops::sys::signals::TERMINATING);
+    let mut child = match Command::new(program).args(rest).spawn() {
+        Ok(child) => child,
+        Err(e) => {
+            eprintln!("error: could not run the command: {e}");
+            return 127;
+        }
+    };
+    let orphaned = || rustix::process::getppid().map(|p| p.as_raw_nonzero().get()) != Some(parent);
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break Some(status),
+            Ok(None) => {}
+            Err(_) => break None,
+        }
+        if orphaned() && kind == "fifo" {
+            rsops::sys::signals::wake_fifo_readers(path);
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    if orphaned() {
+        remove_own_scratch(parent, path);
+    }
+    status.map(exit_code).unwrap_or(1)
+}
+
+/// Removes the scratch directory of the dead `parent`, and only that: its name must say so.
+fn remove_own_scratch(parent: i32, path: &Path) {
+    let Some(dir) = path.parent() else {
+        return;
+    };
+    let mine = format!("{}{parent}-", rsops::sys::scratch::PREFIX);
+    if dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with(&mine))
+    {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}
+
+/// `{}` becomes the path as one shell word: a file name such as `x;touch y` is data, never code.
+fn substitute_path(command: &str, path: &Path) -> Result<String, CliError> {
+    let path = path.to_string_lossy();
+    let word = shlex::try_quote(&path).map_err(|e| {
+        CliError::new(
+            exit::ERROR_GENERIC,
+            format!("cannot pass the file name to the shell: {e}"),
+        )
+    })?;
+    Ok(command.replace("{}", &word))
+}
+
 pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError> {
+    let owner = args.user.as_deref().map(lookup_user).transpose()?;
     let (doc, out_store) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
     let plaintext = Zeroizing::new(out_store.emit_plain(&doc).map_err(ops::Error::from)?);
     drop(doc);
+    crate::cli::catch_terminating_signals();
     let scratch = ScratchDir::new().map_err(|e| {
         CliError::new(
             exit::ERROR_GENERIC,
@@ -177,8 +284,11 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
     } else {
         scratch.make_fifo(&name).map_err(fail)?
     };
-    let command = args.command.replace("{}", &path.to_string_lossy());
-    let cmd = shell(&command, args.user.as_deref())?;
+    if let Some(owner) = owner {
+        scratch.hand_over(&name, owner).map_err(fail)?;
+    }
+    let command = substitute_path(&args.command, &path)?;
+    let cmd = supervised(&command, owner, &path, !args.no_fifo);
     let code = if args.no_fifo {
         run_child(cmd)?
     } else {
@@ -194,4 +304,25 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
     };
     drop(scratch);
     Ok(code)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_path_is_one_shell_word() {
+        let cmd = substitute_path("cat {} {}", Path::new("/t/.rsops-1-a/x;touch P $(id)")).unwrap();
+        assert_eq!(
+            shlex::split(&cmd).unwrap(),
+            [
+                "cat",
+                "/t/.rsops-1-a/x;touch P $(id)",
+                "/t/.rsops-1-a/x;touch P $(id)"
+            ]
+        );
+        // Ordinary paths stay as they were, so commands written for sops (`'{}'`) still work.
+        let plain = substitute_path("cat '{}'", Path::new("/tmp/.rsops-1-a/tmp-file")).unwrap();
+        assert_eq!(plain, "cat '/tmp/.rsops-1-a/tmp-file'");
+    }
 }

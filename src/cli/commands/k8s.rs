@@ -230,6 +230,7 @@ pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
             return Ok(code);
         }
     }
+    crate::cli::catch_terminating_signals();
     let code = helm::wrap(&args.args).map_err(k8s_error)?;
     Ok(u8::try_from(code).unwrap_or(1))
 }
