@@ -2,6 +2,8 @@
 //!
 //! Layers (each may use only those below it): `config`, `stores`, `keys` → `crypto` → `tree`.
 
+#![forbid(unsafe_code)]
+
 pub mod config;
 pub mod crypto;
 pub mod k8s;
