@@ -398,7 +398,7 @@ mod tests {
     use super::*;
 
     /// A throwaway RSA key for signing test JWTs (test-only, never used anywhere else).
-    const TEST_KEY: &str = include_str!("../../tests/fixtures/gcp-test-sa-key.pem");
+    const TEST_KEY: &str = include_str!("../../../tests/fixtures/gcp-test-sa-key.pem");
 
     #[test]
     fn resource_ids() {
