@@ -149,12 +149,29 @@ impl<R: Role> FromArgMatches for BackendFlags<R> {
 }
 
 #[cfg(test)]
-impl<R: Role> BackendFlags<R> {
-    /// Flags as if given on the command line (tests).
-    pub fn with(values: &[(&'static str, &str)]) -> Self {
-        BackendFlags {
-            values: values.iter().map(|(k, v)| (*k, v.to_string())).collect(),
-            role: PhantomData,
-        }
+mod tests {
+    use crate::cli::args::{Cli, Command};
+    use clap::Parser;
+    use rsops::keys::{aws, hckms};
+
+    #[test]
+    fn every_backend_gets_its_flags() {
+        let cli = Cli::try_parse_from([
+            "rsops",
+            "rotate",
+            "--add-hckms",
+            "r:u",
+            "--rm-kms",
+            "arn",
+            "f.yaml",
+        ])
+        .unwrap();
+        let Some(Command::Rotate(args)) = cli.command else {
+            panic!("not rotate")
+        };
+        let (hckms, kms) = (&hckms::BACKEND, &aws::BACKEND);
+        assert_eq!(args.changes.add.get(hckms), Some("r:u"));
+        assert_eq!(args.changes.rm.get(kms), Some("arn"));
+        assert_eq!(args.changes.add.get(kms), None);
     }
 }
