@@ -1,7 +1,6 @@
 //! The `sops` metadata of an encrypted file, as a domain model (the wire form is in `stores`).
 
 use crate::tree::Selector;
-use std::collections::BTreeMap;
 
 /// The version rsops writes into files. sops refuses files whose version is not semver, and
 /// runs a KMS-context repair on versions older than 3.3.0, so this names the sops release whose
@@ -123,132 +122,11 @@ pub struct KeyGroup {
     pub keys: Vec<KeyStanza>,
 }
 
-/// One master key's entry in the file: who it is for and the wrapped data key (or share).
-#[derive(Clone, Debug, PartialEq)]
-pub enum KeyStanza {
-    Pgp(PgpStanza),
-    Age(AgeStanza),
-    Kms(KmsStanza),
-    GcpKms(GcpKmsStanza),
-    AzureKv(AzureKvStanza),
-    HcVault(HcVaultStanza),
-    Hckms(HckmsStanza),
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct PgpStanza {
-    pub fp: String,
-    pub created_at: String,
-    pub enc: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct AgeStanza {
-    pub recipient: String,
-    pub enc: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct KmsStanza {
-    pub arn: String,
-    pub role: String,
-    pub context: BTreeMap<String, String>,
-    pub created_at: String,
-    pub enc: String,
-    pub aws_profile: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct GcpKmsStanza {
-    pub resource_id: String,
-    pub created_at: String,
-    pub enc: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct AzureKvStanza {
-    pub vault_url: String,
-    pub name: String,
-    pub version: String,
-    pub created_at: String,
-    pub enc: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct HcVaultStanza {
-    pub vault_address: String,
-    pub engine_path: String,
-    pub key_name: String,
-    pub created_at: String,
-    pub enc: String,
-}
-
-#[derive(Clone, Debug, PartialEq)]
-pub struct HckmsStanza {
-    pub key_id: String,
-    pub created_at: String,
-    pub enc: String,
-}
-
-impl KeyStanza {
-    /// sops's type id, as used by `--decryption-order`.
-    pub fn type_id(&self) -> &'static str {
-        match self {
-            KeyStanza::Pgp(_) => "pgp",
-            KeyStanza::Age(_) => "age",
-            KeyStanza::Kms(_) => "kms",
-            KeyStanza::GcpKms(_) => "gcp_kms",
-            KeyStanza::AzureKv(_) => "azure_kv",
-            KeyStanza::HcVault(_) => "hc_vault",
-            KeyStanza::Hckms(_) => "hckms",
-        }
-    }
-
-    /// The key's identity as sops prints it (`ToString`), used in reports and for `--rm-*`.
-    pub fn identity(&self) -> String {
-        match self {
-            KeyStanza::Pgp(k) => k.fp.clone(),
-            KeyStanza::Age(k) => k.recipient.clone(),
-            KeyStanza::Kms(k) => {
-                let mut s = k.arn.clone();
-                if !k.role.is_empty() {
-                    s.push('+');
-                    s.push_str(&k.role);
-                }
-                // sops's ToString: `ARN[+ROLE]|CONTEXT|PROFILE`, with `|CONTEXT` alone when there
-                // is no profile and nothing after the ARN when there is neither.
-                let pairs: Vec<String> =
-                    k.context.iter().map(|(a, b)| format!("{a}:{b}")).collect();
-                if !k.aws_profile.is_empty() {
-                    s.push('|');
-                    s.push_str(&pairs.join(","));
-                    s.push('|');
-                    s.push_str(&k.aws_profile);
-                } else if !pairs.is_empty() {
-                    s.push('|');
-                    s.push_str(&pairs.join(","));
-                }
-                s
-            }
-            KeyStanza::GcpKms(k) => k.resource_id.clone(),
-            KeyStanza::AzureKv(k) => format!("{}/keys/{}/{}", k.vault_url, k.name, k.version),
-            KeyStanza::HcVault(k) => format!(
-                "{}/v1/{}/keys/{}",
-                k.vault_address, k.engine_path, k.key_name
-            ),
-            KeyStanza::Hckms(k) => k.key_id.clone(),
-        }
-    }
-
-    pub fn enc(&self) -> &str {
-        match self {
-            KeyStanza::Pgp(k) => &k.enc,
-            KeyStanza::Age(k) => &k.enc,
-            KeyStanza::Kms(k) => &k.enc,
-            KeyStanza::GcpKms(k) => &k.enc,
-            KeyStanza::AzureKv(k) => &k.enc,
-            KeyStanza::HcVault(k) => &k.enc,
-            KeyStanza::Hckms(k) => &k.enc,
-        }
-    }
-}
+pub use crate::keys::age::AgeStanza;
+pub use crate::keys::aws::KmsStanza;
+pub use crate::keys::azkv::AzureKvStanza;
+pub use crate::keys::gcpkms::GcpKmsStanza;
+pub use crate::keys::hckms::HckmsStanza;
+pub use crate::keys::hcvault::HcVaultStanza;
+pub use crate::keys::pgp::PgpStanza;
+pub use crate::keys::registry::KeyStanza;

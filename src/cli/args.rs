@@ -2,6 +2,7 @@
 //! (`rsops -d file`), with global flags before the subcommand (`rsops --config c.yaml encrypt f`).
 
 use super::help;
+use super::key_flags::{self, BackendFlags};
 use clap::{Args, CommandFactory, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -66,32 +67,12 @@ pub struct GlobalArgs {
 /// Key flags shared by encrypt, edit and legacy mode.
 #[derive(Args, Debug, Clone, Default)]
 pub struct KeyArgs {
-    /// Comma-separated age recipients
-    #[arg(
-        short = 'a',
-        long,
-        env = "SOPS_AGE_RECIPIENTS",
-        value_name = "RECIPIENTS"
-    )]
-    pub age: Option<String>,
-    /// Comma-separated PGP fingerprints
-    #[arg(short = 'p', long, env = "SOPS_PGP_FP", value_name = "FINGERPRINTS")]
-    pub pgp: Option<String>,
-    /// Comma-separated AWS KMS ARNs (ARN[+ROLE_ARN])
-    #[arg(short = 'k', long, env = "SOPS_KMS_ARN", value_name = "ARNS")]
-    pub kms: Option<String>,
+    // `--age`, `--pgp`, `--kms` …: one per key backend.
+    #[command(flatten)]
+    pub backends: BackendFlags<key_flags::Keys>,
     /// AWS profile for KMS requests
     #[arg(long, value_name = "PROFILE")]
     pub aws_profile: Option<String>,
-    /// Comma-separated GCP KMS resource IDs
-    #[arg(long, env = "SOPS_GCP_KMS_IDS", value_name = "IDS")]
-    pub gcp_kms: Option<String>,
-    /// Comma-separated Azure Key Vault key URLs
-    #[arg(long, env = "SOPS_AZURE_KEYVAULT_URLS", value_name = "URLS")]
-    pub azure_kv: Option<String>,
-    /// Comma-separated Vault transit key URIs
-    #[arg(long, env = "SOPS_VAULT_URIS", value_name = "URIS")]
-    pub hc_vault_transit: Option<String>,
     /// KMS encryption context: k1:v1,k2:v2
     #[arg(long, value_name = "CONTEXT")]
     pub encryption_context: Option<String>,
@@ -309,44 +290,13 @@ pub struct UnsetArgs {
     pub args: Vec<String>,
 }
 
+/// `--add-*` and `--rm-*`: one pair per key backend.
 #[derive(Args, Debug, Clone, Default)]
 pub struct KeyChanges {
-    /// Add these age recipients (comma-separated) to the first key group
-    #[arg(long, value_name = "RECIPIENTS")]
-    pub add_age: Option<String>,
-    /// Remove these age recipients (comma-separated) from every key group
-    #[arg(long, value_name = "RECIPIENTS")]
-    pub rm_age: Option<String>,
-    /// Add these PGP fingerprints (comma-separated) to the first key group
-    #[arg(long, value_name = "FINGERPRINTS")]
-    pub add_pgp: Option<String>,
-    /// Remove these PGP fingerprints (comma-separated) from every key group
-    #[arg(long, value_name = "FINGERPRINTS")]
-    pub rm_pgp: Option<String>,
-    /// Add these AWS KMS ARNs (comma-separated) to the first key group
-    #[arg(long, value_name = "ARNS")]
-    pub add_kms: Option<String>,
-    /// Remove these AWS KMS ARNs (comma-separated) from every key group
-    #[arg(long, value_name = "ARNS")]
-    pub rm_kms: Option<String>,
-    /// Add these GCP KMS resource IDs (comma-separated) to the first key group
-    #[arg(long, value_name = "IDS")]
-    pub add_gcp_kms: Option<String>,
-    /// Remove these GCP KMS resource IDs (comma-separated) from every key group
-    #[arg(long, value_name = "IDS")]
-    pub rm_gcp_kms: Option<String>,
-    /// Add these Azure Key Vault key URLs (comma-separated) to the first key group
-    #[arg(long, value_name = "URLS")]
-    pub add_azure_kv: Option<String>,
-    /// Remove these Azure Key Vault key URLs (comma-separated) from every key group
-    #[arg(long, value_name = "URLS")]
-    pub rm_azure_kv: Option<String>,
-    /// Add these Vault transit key URIs (comma-separated) to the first key group
-    #[arg(long, value_name = "URIS")]
-    pub add_hc_vault_transit: Option<String>,
-    /// Remove these Vault transit key URIs (comma-separated) from every key group
-    #[arg(long, value_name = "URIS")]
-    pub rm_hc_vault_transit: Option<String>,
+    #[command(flatten)]
+    pub add: BackendFlags<key_flags::Add>,
+    #[command(flatten)]
+    pub rm: BackendFlags<key_flags::Remove>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -402,27 +352,12 @@ pub enum GroupsAction {
         /// The encrypted file
         #[arg(short = 'f', long)]
         file: PathBuf,
-        /// age recipients of the new group, comma-separated
-        #[arg(long, value_name = "RECIPIENTS")]
-        age: Option<String>,
-        /// PGP fingerprints of the new group, comma-separated
-        #[arg(long, value_name = "FINGERPRINTS")]
-        pgp: Option<String>,
-        /// AWS KMS ARNs of the new group, comma-separated (ARN[+ROLE_ARN])
-        #[arg(long, value_name = "ARNS")]
-        kms: Option<String>,
+        // `--age`, `--pgp`, `--kms` …: one per key backend.
+        #[command(flatten)]
+        keys: BackendFlags<key_flags::Group>,
         /// AWS profile for KMS requests
         #[arg(long, value_name = "PROFILE")]
         aws_profile: Option<String>,
-        /// GCP KMS resource IDs of the new group, comma-separated
-        #[arg(long, value_name = "IDS")]
-        gcp_kms: Option<String>,
-        /// Azure Key Vault key URLs of the new group, comma-separated
-        #[arg(long, value_name = "URLS")]
-        azure_kv: Option<String>,
-        /// Vault transit key URIs of the new group, comma-separated
-        #[arg(long, value_name = "URIS")]
-        hc_vault_transit: Option<String>,
         /// KMS encryption context for the group's KMS keys: k1:v1,k2:v2
         #[arg(long, value_name = "CONTEXT")]
         encryption_context: Option<String>,

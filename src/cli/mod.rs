@@ -5,6 +5,7 @@ mod commands;
 pub mod exit;
 mod help;
 mod io;
+pub mod key_flags;
 mod plan;
 mod ui;
 

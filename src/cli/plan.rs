@@ -3,7 +3,9 @@
 
 use super::args::{FormatArgs, GlobalArgs, KeyArgs, PartialArgs};
 use super::exit::{self, CliError};
+use super::key_flags::{BackendFlags, Role};
 use rsops::config::{find_config, ConfigFile, KeySpec, RuleConfig};
+use rsops::keys::registry::{split_list, SpecError, SpecOptions, BACKENDS};
 use rsops::keys::{KeyService, MasterKey};
 use rsops::metadata::PartialRule;
 use rsops::stores::{store_for, Format, Store, StoreOptions};
@@ -157,94 +159,51 @@ pub fn partial_rule(
     Ok((rule_value, mac_only))
 }
 
-fn nonempty(v: &Option<String>) -> Option<&str> {
-    v.as_deref().filter(|s| !s.trim().is_empty())
+/// Key specs from the key flags of a new file; `None` when no key flag is set.
+pub fn keys_from_flags(keys: &KeyArgs) -> Result<Option<Vec<KeySpec>>, CliError> {
+    specs_from_flags(
+        &keys.backends,
+        &SpecOptions {
+            encryption_context: keys.encryption_context.clone(),
+            aws_profile: keys.aws_profile.clone().unwrap_or_default(),
+        },
+    )
 }
 
-/// Key specs from the key flags, in sops's group order (kms, gcp_kms, azure_kv, pgp, vault, age);
-/// `None` when no key flag is set.
-pub fn keys_from_flags(keys: &KeyArgs) -> Result<Option<Vec<KeySpec>>, CliError> {
-    let any = [
-        &keys.age,
-        &keys.pgp,
-        &keys.kms,
-        &keys.gcp_kms,
-        &keys.azure_kv,
-        &keys.hc_vault_transit,
-    ]
-    .iter()
-    .any(|v| nonempty(v).is_some());
-    if !any {
+/// Key specs from one family of backend flags, in the registry's order; `None` when none is set.
+pub fn specs_from_flags<R: Role>(
+    flags: &BackendFlags<R>,
+    options: &SpecOptions,
+) -> Result<Option<Vec<KeySpec>>, CliError> {
+    let given: Vec<_> = BACKENDS
+        .iter()
+        .filter_map(|b| Some((*b, flags.get(*b).filter(|v| !v.trim().is_empty())?)))
+        .collect();
+    if given.is_empty() {
         return Ok(None);
     }
-    let split = |v: &Option<String>| -> Vec<String> {
-        nonempty(v)
-            .map(|s| {
-                s.split(',')
-                    .map(str::trim)
-                    .filter(|s| !s.is_empty())
-                    .map(String::from)
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
     let mut specs = Vec::new();
-    for arn in split(&keys.kms) {
-        let (arn, role) = arn
-            .split_once('+')
-            .map(|(a, r)| (a.to_string(), r.to_string()))
-            .unwrap_or((arn, String::new()));
-        specs.push(KeySpec::Kms {
-            arn,
-            role,
-            context: parse_encryption_context(keys.encryption_context.as_deref())?,
-            aws_profile: keys.aws_profile.clone().unwrap_or_default(),
-        });
+    for (backend, value) in given {
+        specs.extend(
+            backend
+                .specs_from_flag(split_list(value), options)
+                .map_err(spec_error)?,
+        );
     }
-    specs.extend(split(&keys.gcp_kms).into_iter().map(KeySpec::GcpKms));
-    for url in split(&keys.azure_kv) {
-        specs.push(rsops::config::parse_azure_url(&url).ok_or_else(|| {
-            CliError::new(
-                exit::ERROR_GENERIC,
-                format!("`{url}` is not an Azure Key Vault key URL"),
-            )
-            .hint("use https://VAULT.vault.azure.net/keys/NAME[/VERSION]")
-        })?);
-    }
-    specs.extend(
-        split(&keys.pgp)
-            .into_iter()
-            .map(|fp| KeySpec::Pgp(fp.replace(' ', ""))),
-    );
-    specs.extend(
-        split(&keys.hc_vault_transit)
-            .into_iter()
-            .map(KeySpec::HcVault),
-    );
-    specs.extend(split(&keys.age).into_iter().map(KeySpec::Age));
     Ok(Some(specs))
 }
 
-/// `k1:v1,k2:v2`; a pair without exactly one `:` makes the whole context invalid (exit 6).
-fn parse_encryption_context(
-    text: Option<&str>,
-) -> Result<std::collections::BTreeMap<String, String>, CliError> {
-    let mut context = std::collections::BTreeMap::new();
-    let Some(text) = text.filter(|t| !t.is_empty()) else {
-        return Ok(context);
+fn spec_error(e: SpecError) -> CliError {
+    let code = if e.bad_encryption_context {
+        exit::ERROR_INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT
+    } else {
+        exit::ERROR_GENERIC
     };
-    for pair in text.split(',') {
-        let parts: Vec<&str> = pair.split(':').collect();
-        if parts.len() != 2 {
-            return Err(CliError::new(
-                exit::ERROR_INVALID_KMS_ENCRYPTION_CONTEXT_FORMAT,
-                "Invalid KMS encryption context format",
-            )
-            .hint("write it as key1:value1,key2:value2"));
-        }
-        context.insert(parts[0].to_string(), parts[1].to_string());
+    let error = CliError::new(code, e.message);
+    match e.hint {
+        Some(hint) => error.hint(hint),
+        None => error,
     }
-    Ok(context)
 }
 
 /// The master keys of every group, from the key service the CLI built.

@@ -1,6 +1,7 @@
 //! `.sops.yaml`: finding it (walking up from the working directory, as sops does), parsing it,
 //! and picking the creation rule for a file.
 
+use crate::keys::registry::BACKENDS;
 use crate::metadata::PartialRule;
 use crate::stores::{Store, StoreOptions};
 use crate::tree::{ListItem, Map, Node, Scalar};
@@ -19,45 +20,11 @@ pub enum ConfigError {
     NoMatchingRule { path: PathBuf, file: String },
 }
 
-/// A master key as named in the config or on the command line, before its backend is built.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum KeySpec {
-    Age(String),
-    Pgp(String),
-    Kms {
-        arn: String,
-        role: String,
-        context: BTreeMap<String, String>,
-        aws_profile: String,
-    },
-    GcpKms(String),
-    AzureKv {
-        vault_url: String,
-        key: String,
-        version: String,
-    },
-    HcVault(String),
-    Hckms(String),
-}
+pub use crate::keys::registry::KeySpec;
 
-impl KeySpec {
-    /// The backend's name as users read it in messages.
-    pub fn kind(&self) -> &'static str {
-        match self {
-            KeySpec::Age(_) => "age",
-            KeySpec::Pgp(_) => "PGP",
-            KeySpec::Kms { .. } => "AWS KMS",
-            KeySpec::GcpKms(_) => "GCP KMS",
-            KeySpec::AzureKv { .. } => "Azure Key Vault",
-            KeySpec::HcVault(_) => "HashiCorp Vault transit",
-            KeySpec::Hckms(_) => "HuaweiCloud KMS",
-        }
-    }
-
-    /// Identity used to drop duplicates within a group, as sops does (type + ToString).
-    fn dedup_key(&self) -> String {
-        format!("{self:?}")
-    }
+/// Identity used to drop duplicates within a group, as sops does (type + ToString).
+fn dedup_key(spec: &KeySpec) -> String {
+    format!("{spec:?}")
 }
 
 /// What a matching creation rule says about a new file.
@@ -133,6 +100,78 @@ fn list_values(node: &Node) -> Vec<&Node> {
     }
 }
 
+/// A mapping of `.sops.yaml` (a creation rule or one of its key groups) as a backend reads
+/// its keys from it.
+pub struct Section<'a> {
+    map: &'a Map,
+}
+
+impl<'a> Section<'a> {
+    pub fn new(map: &'a Map) -> Section<'a> {
+        Section { map }
+    }
+
+    /// A key field: a comma-separated string or a list of strings.
+    pub fn keys(&self, name: &str) -> Result<Vec<String>, String> {
+        let wrong = || format!("`{name}` must be a string or a list of strings");
+        match self.map.get(name) {
+            None | Some(Node::Scalar(Scalar::Null)) => Ok(Vec::new()),
+            Some(list @ Node::List(_)) => list_values(list)
+                .into_iter()
+                .map(|v| text(v).ok_or_else(wrong))
+                .collect(),
+            Some(node) => Ok(crate::keys::registry::split_list(
+                &text(node).ok_or_else(wrong)?,
+            )),
+        }
+    }
+
+    /// A string field; absent or null reads as empty.
+    pub fn string(&self, name: &str) -> Result<String, String> {
+        match self.map.get(name) {
+            None | Some(Node::Scalar(Scalar::Null)) => Ok(String::new()),
+            Some(node) => text(node).ok_or_else(|| format!("`{name}` must be a string")),
+        }
+    }
+
+    /// A list of mappings; `not_a_map` is the error for an entry that is not one.
+    pub fn entries(&self, name: &str, not_a_map: &str) -> Result<Vec<Section<'a>>, String> {
+        self.map
+            .get(name)
+            .map(list_values)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|e| {
+                e.as_map()
+                    .map(Section::new)
+                    .ok_or_else(|| not_a_map.to_string())
+            })
+            .collect()
+    }
+
+    /// Whether `name` is a list whose first entry is a mapping (sops's test for the long form).
+    pub fn holds_mappings(&self, name: &str) -> bool {
+        self.map
+            .get(name)
+            .map(list_values)
+            .and_then(|l| l.first().map(|n| n.as_map().is_some()))
+            .unwrap_or(false)
+    }
+
+    /// A nested mapping of strings (AWS KMS's `context`); anything else reads as empty.
+    pub fn string_map(&self, name: &str) -> BTreeMap<String, String> {
+        self.map
+            .get(name)
+            .and_then(Node::as_map)
+            .map(|m| {
+                m.entries()
+                    .map(|(k, v)| (k.to_string(), text(v).unwrap_or_default()))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
 struct Ctx<'a> {
     path: &'a Path,
 }
@@ -145,37 +184,8 @@ impl Ctx<'_> {
         }
     }
 
-    /// A key field: a comma-separated string or a list of strings.
-    fn key_field(&self, map: &Map, name: &str) -> Result<Vec<String>, ConfigError> {
-        match map.get(name) {
-            None | Some(Node::Scalar(Scalar::Null)) => Ok(Vec::new()),
-            Some(Node::List(_)) => list_values(map.get(name).expect("present"))
-                .into_iter()
-                .map(|v| {
-                    text(v).ok_or_else(|| {
-                        self.invalid(format!("`{name}` must be a string or a list of strings"))
-                    })
-                })
-                .collect(),
-            Some(node) => Ok(text(node)
-                .ok_or_else(|| {
-                    self.invalid(format!("`{name}` must be a string or a list of strings"))
-                })?
-                .split(',')
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(String::from)
-                .collect()),
-        }
-    }
-
     fn string(&self, map: &Map, name: &str) -> Result<String, ConfigError> {
-        match map.get(name) {
-            None | Some(Node::Scalar(Scalar::Null)) => Ok(String::new()),
-            Some(node) => {
-                text(node).ok_or_else(|| self.invalid(format!("`{name}` must be a string")))
-            }
-        }
+        Section::new(map).string(name).map_err(|e| self.invalid(e))
     }
 
     fn number(&self, map: &Map, name: &str) -> Result<usize, ConfigError> {
@@ -194,16 +204,7 @@ impl Ctx<'_> {
         }
     }
 
-    fn kms_context(&self, node: Option<&Node>) -> BTreeMap<String, String> {
-        node.and_then(Node::as_map)
-            .map(|m| {
-                m.entries()
-                    .map(|(k, v)| (k.to_string(), text(v).unwrap_or_default()))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-
+    /// One entry of `key_groups`, `merge`d groups first.
     fn group(&self, map: &Map) -> Result<Vec<KeySpec>, ConfigError> {
         let mut keys = Vec::new();
         if let Some(merge) = map.get("merge") {
@@ -214,51 +215,13 @@ impl Ctx<'_> {
                 keys.extend(self.group(sub)?);
             }
         }
-        for recipients in self.key_field(map, "age")? {
-            keys.extend(split_list(&recipients).map(KeySpec::Age));
-        }
-        keys.extend(self.key_field(map, "pgp")?.into_iter().map(KeySpec::Pgp));
-        for entry in map.get("kms").map(list_values).unwrap_or_default() {
-            let m = entry
-                .as_map()
-                .ok_or_else(|| self.invalid("`kms` entries must be mappings with `arn`"))?;
-            keys.push(KeySpec::Kms {
-                arn: self.string(m, "arn")?,
-                role: self.string(m, "role")?,
-                context: self.kms_context(m.get("context")),
-                aws_profile: self.string(m, "aws_profile")?,
-            });
-        }
-        for entry in map.get("gcp_kms").map(list_values).unwrap_or_default() {
-            let m = entry.as_map().ok_or_else(|| {
-                self.invalid("`gcp_kms` entries must be mappings with `resource_id`")
-            })?;
-            keys.push(KeySpec::GcpKms(self.string(m, "resource_id")?));
-        }
-        for entry in map
-            .get("azure_keyvault")
-            .map(list_values)
-            .unwrap_or_default()
-        {
-            let m = entry.as_map().ok_or_else(|| {
-                self.invalid("`azure_keyvault` entries must be mappings with `vaultUrl` and `key`")
-            })?;
-            keys.push(KeySpec::AzureKv {
-                vault_url: self.string(m, "vaultUrl")?,
-                key: self.string(m, "key")?,
-                version: self.string(m, "version")?,
-            });
-        }
-        keys.extend(
-            self.key_field(map, "hc_vault")?
-                .into_iter()
-                .map(KeySpec::HcVault),
-        );
-        for entry in map.get("hckms").map(list_values).unwrap_or_default() {
-            let m = entry
-                .as_map()
-                .ok_or_else(|| self.invalid("`hckms` entries must be mappings with `key_id`"))?;
-            keys.push(KeySpec::Hckms(self.string(m, "key_id")?));
+        let section = Section::new(map);
+        for backend in BACKENDS {
+            keys.extend(
+                backend
+                    .specs_from_group(&section)
+                    .map_err(|e| self.invalid(e))?,
+            );
         }
         Ok(dedup(keys))
     }
@@ -293,81 +256,27 @@ impl Ctx<'_> {
         })
     }
 
-    /// The rule-level key lists, in sops's order: age, pgp, kms, gcp_kms, azure_keyvault, vault.
+    /// The rule-level key lists, in the registry's order.
     fn flat_group(&self, map: &Map) -> Result<Vec<KeySpec>, ConfigError> {
-        let mut keys: Vec<KeySpec> = Vec::new();
-        for recipients in self.key_field(map, "age")? {
-            keys.extend(split_list(&recipients).map(KeySpec::Age));
+        let section = Section::new(map);
+        let mut keys = Vec::new();
+        for backend in BACKENDS {
+            keys.extend(
+                backend
+                    .specs_from_rule(&section)
+                    .map_err(|e| self.invalid(e))?,
+            );
         }
-        keys.extend(
-            self.key_field(map, "pgp")?
-                .into_iter()
-                .map(|fp| KeySpec::Pgp(fp.replace(' ', ""))),
-        );
-        let aws_profile = self.string(map, "aws_profile")?;
-        for arn in self.key_field(map, "kms")? {
-            let (arn, role) = match arn.split_once('+') {
-                Some((a, r)) => (a.to_string(), r.to_string()),
-                None => (arn, String::new()),
-            };
-            keys.push(KeySpec::Kms {
-                arn,
-                role,
-                context: BTreeMap::new(),
-                aws_profile: aws_profile.clone(),
-            });
-        }
-        keys.extend(
-            self.key_field(map, "gcp_kms")?
-                .into_iter()
-                .map(KeySpec::GcpKms),
-        );
-        for url in self.key_field(map, "azure_keyvault")? {
-            keys.push(parse_azure_url(&url).ok_or_else(|| {
-                self.invalid(format!(
-                    "`{url}` is not an Azure Key Vault key URL (https://VAULT/keys/NAME[/VERSION])"
-                ))
-            })?);
-        }
-        keys.extend(
-            self.key_field(map, "hc_vault_transit_uri")?
-                .into_iter()
-                .map(KeySpec::HcVault),
-        );
         Ok(keys)
     }
 }
 
-fn split_list(s: &str) -> impl Iterator<Item = String> + '_ {
-    s.split(',')
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(String::from)
-}
-
-/// `https://VAULT/keys/NAME[/VERSION]`, as sops's azkv URL regex accepts it.
-pub fn parse_azure_url(url: &str) -> Option<KeySpec> {
-    let rest = url.strip_prefix("https://")?;
-    let (host, path) = rest.split_once('/')?;
-    let path = path.strip_prefix("keys/")?;
-    let (key, version) = match path.split_once('/') {
-        Some((k, v)) => (k, v),
-        None => (path, ""),
-    };
-    if host.is_empty() || key.is_empty() || version.contains('/') {
-        return None;
-    }
-    Some(KeySpec::AzureKv {
-        vault_url: format!("https://{host}"),
-        key: key.to_string(),
-        version: version.to_string(),
-    })
-}
+pub use crate::keys::azkv::parse_azure_url;
 
 fn dedup(keys: Vec<KeySpec>) -> Vec<KeySpec> {
     let mut seen = std::collections::HashSet::new();
     keys.into_iter()
-        .filter(|k| seen.insert(k.dedup_key()))
+        .filter(|k| seen.insert(dedup_key(k)))
         .collect()
 }
 
@@ -472,71 +381,5 @@ impl ConfigFile {
             path: self.path.clone(),
             file: relative.to_string(),
         })
-    }
-}
-
-impl KeySpec {
-    /// The spec of a key already in a file, to re-wrap a data key for it (rotate, groups).
-    pub fn from_stanza(stanza: &crate::metadata::KeyStanza) -> KeySpec {
-        use crate::metadata::KeyStanza as S;
-        match stanza {
-            S::Age(k) => KeySpec::Age(k.recipient.clone()),
-            S::Pgp(k) => KeySpec::Pgp(k.fp.clone()),
-            S::Kms(k) => KeySpec::Kms {
-                arn: k.arn.clone(),
-                role: k.role.clone(),
-                context: k.context.clone(),
-                aws_profile: k.aws_profile.clone(),
-            },
-            S::GcpKms(k) => KeySpec::GcpKms(k.resource_id.clone()),
-            S::AzureKv(k) => KeySpec::AzureKv {
-                vault_url: k.vault_url.clone(),
-                key: k.name.clone(),
-                version: k.version.clone(),
-            },
-            S::HcVault(_) => KeySpec::HcVault(stanza.identity()),
-            S::Hckms(k) => KeySpec::Hckms(k.key_id.clone()),
-        }
-    }
-}
-
-impl KeySpec {
-    /// The key as sops prints it (`ToString`), matching [`crate::metadata::KeyStanza::identity`].
-    pub fn identity(&self) -> String {
-        match self {
-            KeySpec::Age(r) => r.trim().to_string(),
-            KeySpec::Pgp(fp) => fp.replace(' ', ""),
-            KeySpec::Kms {
-                arn,
-                role,
-                context,
-                aws_profile,
-            } => {
-                let mut s = arn.clone();
-                if !role.is_empty() {
-                    s.push('+');
-                    s.push_str(role);
-                }
-                // sops's ToString: `ARN[+ROLE]|CONTEXT|PROFILE`, with `|CONTEXT` alone when there
-                // is no profile and nothing after the ARN when there is neither.
-                let pairs: Vec<String> = context.iter().map(|(a, b)| format!("{a}:{b}")).collect();
-                if !aws_profile.is_empty() {
-                    s.push('|');
-                    s.push_str(&pairs.join(","));
-                    s.push('|');
-                    s.push_str(aws_profile);
-                } else if !pairs.is_empty() {
-                    s.push('|');
-                    s.push_str(&pairs.join(","));
-                }
-                s
-            }
-            KeySpec::GcpKms(id) | KeySpec::HcVault(id) | KeySpec::Hckms(id) => id.clone(),
-            KeySpec::AzureKv {
-                vault_url,
-                key,
-                version,
-            } => format!("{vault_url}/keys/{key}/{version}"),
-        }
     }
 }

@@ -8,7 +8,7 @@ use crate::metadata::{KeyGroup, KeyStanza, Metadata};
 use zeroize::Zeroizing;
 
 /// sops's default `--decryption-order`: offline keys before network ones.
-pub const DEFAULT_DECRYPTION_ORDER: [&str; 2] = ["age", "pgp"];
+pub const DEFAULT_DECRYPTION_ORDER: [&str; 2] = [super::age::TYPE_ID, super::pgp::TYPE_ID];
 
 #[derive(Debug, thiserror::Error)]
 pub enum GroupError {

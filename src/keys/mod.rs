@@ -1,20 +1,17 @@
 //! Key sources: who may unwrap a file's data key, and how.
 
 pub mod age;
-#[cfg(feature = "aws-kms")]
 pub mod aws;
-#[cfg(feature = "azure-kv")]
 pub mod azkv;
 pub mod discovery;
-mod factory;
-#[cfg(feature = "gcp-kms")]
 pub mod gcpkms;
 pub mod groups;
-#[cfg(feature = "hc-vault")]
+pub mod hckms;
 pub mod hcvault;
 #[cfg(feature = "http")]
 pub mod http;
 pub mod pgp;
+pub mod registry;
 pub mod shamir;
 
 use crate::config::KeySpec;
@@ -84,19 +81,10 @@ impl KeyService for Unwrappers<'_> {
 
 /// Every key source rsops knows, configured from one environment snapshot as sops reads it
 /// (`SOPS_AGE_*`, `GNUPGHOME`, cloud credentials …); each loads its secrets only when first
-/// asked.
+/// asked, and none touches the network before it is asked about a stanza of its own type.
 pub struct EnvKeys {
     env: discovery::Env,
-    age: age::AgeIdentities,
-    pgp: pgp::PgpDecryptor,
-    #[cfg(feature = "aws-kms")]
-    kms: aws::KmsUnwrapper,
-    #[cfg(feature = "hc-vault")]
-    vault: hcvault::VaultUnwrapper,
-    #[cfg(feature = "gcp-kms")]
-    gcp: gcpkms::GcpKmsUnwrapper,
-    #[cfg(feature = "azure-kv")]
-    azure: azkv::AzureKvUnwrapper,
+    unwrappers: Vec<Box<dyn KeyUnwrapper>>,
 }
 
 impl EnvKeys {
@@ -104,42 +92,20 @@ impl EnvKeys {
     pub fn from_env() -> EnvKeys {
         EnvKeys {
             env: discovery::Env::process(),
-            age: age::AgeIdentities::from_env(),
-            pgp: pgp::PgpDecryptor::from_env(),
-            #[cfg(feature = "aws-kms")]
-            kms: aws::KmsUnwrapper::from_env(),
-            #[cfg(feature = "hc-vault")]
-            vault: hcvault::VaultUnwrapper::from_env(),
-            #[cfg(feature = "gcp-kms")]
-            gcp: gcpkms::GcpKmsUnwrapper::from_env(),
-            #[cfg(feature = "azure-kv")]
-            azure: azkv::AzureKvUnwrapper::from_env(),
+            unwrappers: registry::BACKENDS
+                .iter()
+                .filter_map(|b| b.unwrapper())
+                .collect(),
         }
-    }
-
-    /// Network sources come after the offline ones; each answers only for its own stanza type,
-    /// and none touches the network before it is asked about one.
-    fn unwrappers(&self) -> Vec<&dyn KeyUnwrapper> {
-        #[allow(unused_mut)]
-        let mut list: Vec<&dyn KeyUnwrapper> = vec![&self.age, &self.pgp];
-        #[cfg(feature = "aws-kms")]
-        list.push(&self.kms);
-        #[cfg(feature = "hc-vault")]
-        list.push(&self.vault);
-        #[cfg(feature = "gcp-kms")]
-        list.push(&self.gcp);
-        #[cfg(feature = "azure-kv")]
-        list.push(&self.azure);
-        list
     }
 }
 
 impl KeyService for EnvKeys {
     fn master_keys(&self, spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, KeyError> {
-        factory::master_keys(spec, &self.env)
+        spec.backend().master_keys(spec, &self.env)
     }
 
     fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>> {
-        self.unwrappers().into_iter().find_map(|u| u.unwrap(stanza))
+        self.unwrappers.iter().find_map(|u| u.unwrap(stanza))
     }
 }

@@ -2,6 +2,7 @@
 //! (sops 3.11 and 3.13 layouts alike), written in sops 3.11's field order.
 
 use super::StoreError;
+use crate::keys::registry::{READ_ORDER, WRITE_ORDER};
 use crate::metadata::*;
 use crate::tree::{ListItem, Map, Node, Scalar};
 use std::collections::BTreeMap;
@@ -65,92 +66,59 @@ fn entries<'a>(map: &'a Map, name: &str) -> Result<Vec<&'a Map>, StoreError> {
     }
 }
 
-fn read_pgp(m: &Map) -> Result<KeyStanza, StoreError> {
-    Ok(KeyStanza::Pgp(PgpStanza {
-        fp: required(m, "fp", "a pgp key")?,
-        created_at: created_at(m, "a pgp key")?,
-        enc: enc(m),
-    }))
+/// One key entry of the `sops:` block, read by a backend with sops's rules.
+pub struct Entry<'a> {
+    map: &'a Map,
+    type_id: &'static str,
 }
 
-fn read_age(m: &Map) -> Result<KeyStanza, StoreError> {
-    Ok(KeyStanza::Age(AgeStanza {
-        recipient: required(m, "recipient", "an age key")?,
-        enc: enc(m),
-    }))
-}
-
-fn read_kms(m: &Map) -> Result<KeyStanza, StoreError> {
-    let mut context = BTreeMap::new();
-    if let Some(Node::Map(ctx)) = m.get("context") {
-        for (k, v) in ctx.entries() {
-            context.insert(k.to_string(), scalar_text(v).unwrap_or_default());
-        }
+impl<'a> Entry<'a> {
+    pub fn new(map: &'a Map, type_id: &'static str) -> Entry<'a> {
+        Entry { map, type_id }
     }
-    Ok(KeyStanza::Kms(KmsStanza {
-        arn: required(m, "arn", "a kms key")?,
-        role: field(m, "role").unwrap_or_default(),
-        context,
-        created_at: created_at(m, "a kms key")?,
-        enc: enc(m),
-        aws_profile: field(m, "aws_profile").unwrap_or_default(),
-    }))
+
+    fn what(&self) -> String {
+        let article = match self.type_id.chars().next() {
+            Some('a' | 'e' | 'i' | 'o' | 'u' | 'h') => "an",
+            _ => "a",
+        };
+        format!("{article} {} key", self.type_id)
+    }
+
+    pub fn required(&self, name: &str) -> Result<String, StoreError> {
+        required(self.map, name, &self.what())
+    }
+
+    /// An `omitempty` field: absent reads as empty.
+    pub fn optional(&self, name: &str) -> String {
+        field(self.map, name).unwrap_or_default()
+    }
+
+    pub fn created_at(&self) -> Result<String, StoreError> {
+        created_at(self.map, &self.what())
+    }
+
+    pub fn enc(&self) -> String {
+        enc(self.map)
+    }
+
+    /// A nested mapping of strings (AWS KMS's `context`); absent reads as empty.
+    pub fn string_map(&self, name: &str) -> BTreeMap<String, String> {
+        let mut out = BTreeMap::new();
+        if let Some(Node::Map(m)) = self.map.get(name) {
+            for (k, v) in m.entries() {
+                out.insert(k.to_string(), scalar_text(v).unwrap_or_default());
+            }
+        }
+        out
+    }
 }
-
-fn read_gcp(m: &Map) -> Result<KeyStanza, StoreError> {
-    Ok(KeyStanza::GcpKms(GcpKmsStanza {
-        resource_id: required(m, "resource_id", "a gcp_kms key")?,
-        created_at: created_at(m, "a gcp_kms key")?,
-        enc: enc(m),
-    }))
-}
-
-fn read_azure(m: &Map) -> Result<KeyStanza, StoreError> {
-    Ok(KeyStanza::AzureKv(AzureKvStanza {
-        vault_url: required(m, "vault_url", "an azure_kv key")?,
-        name: required(m, "name", "an azure_kv key")?,
-        version: field(m, "version").unwrap_or_default(),
-        created_at: created_at(m, "an azure_kv key")?,
-        enc: enc(m),
-    }))
-}
-
-fn read_vault(m: &Map) -> Result<KeyStanza, StoreError> {
-    Ok(KeyStanza::HcVault(HcVaultStanza {
-        vault_address: required(m, "vault_address", "an hc_vault key")?,
-        engine_path: required(m, "engine_path", "an hc_vault key")?,
-        key_name: required(m, "key_name", "an hc_vault key")?,
-        created_at: created_at(m, "an hc_vault key")?,
-        enc: enc(m),
-    }))
-}
-
-fn read_hckms(m: &Map) -> Result<KeyStanza, StoreError> {
-    Ok(KeyStanza::Hckms(HckmsStanza {
-        key_id: required(m, "key_id", "an hckms key")?,
-        created_at: created_at(m, "an hckms key")?,
-        enc: enc(m),
-    }))
-}
-
-type Reader = fn(&Map) -> Result<KeyStanza, StoreError>;
-
-/// sops builds a group in this type order, whatever order the file lists them in.
-const READ_ORDER: [(&str, Reader); 7] = [
-    ("kms", read_kms),
-    ("gcp_kms", read_gcp),
-    ("hckms", read_hckms),
-    ("azure_kv", read_azure),
-    ("hc_vault", read_vault),
-    ("pgp", read_pgp),
-    ("age", read_age),
-];
 
 fn read_group(map: &Map) -> Result<KeyGroup, StoreError> {
     let mut keys = Vec::new();
-    for (name, reader) in READ_ORDER {
-        for entry in entries(map, name)? {
-            keys.push(reader(entry)?);
+    for backend in READ_ORDER {
+        for entry in entries(map, backend.type_id())? {
+            keys.push(backend.read_stanza(entry)?);
         }
     }
     Ok(KeyGroup { keys })
@@ -222,64 +190,13 @@ pub fn from_node(node: &Node) -> Result<Metadata, StoreError> {
     })
 }
 
-fn text(s: &str) -> Node {
+/// A string field as sops writes it.
+pub fn text(s: &str) -> Node {
     Node::str(s)
 }
 
 fn stanza_node(key: &KeyStanza) -> Node {
-    let mut m = Map::new();
-    match key {
-        KeyStanza::Pgp(k) => {
-            m.push("created_at", text(&k.created_at));
-            m.push("enc", text(&k.enc));
-            m.push("fp", text(&k.fp));
-        }
-        KeyStanza::Age(k) => {
-            m.push("recipient", text(&k.recipient));
-            m.push("enc", text(&k.enc));
-        }
-        KeyStanza::Kms(k) => {
-            m.push("arn", text(&k.arn));
-            if !k.role.is_empty() {
-                m.push("role", text(&k.role));
-            }
-            if !k.context.is_empty() {
-                let mut ctx = Map::new();
-                for (a, b) in &k.context {
-                    ctx.push(a.as_str(), text(b));
-                }
-                m.push("context", Node::Map(ctx));
-            }
-            m.push("created_at", text(&k.created_at));
-            m.push("enc", text(&k.enc));
-            m.push("aws_profile", text(&k.aws_profile));
-        }
-        KeyStanza::GcpKms(k) => {
-            m.push("resource_id", text(&k.resource_id));
-            m.push("created_at", text(&k.created_at));
-            m.push("enc", text(&k.enc));
-        }
-        KeyStanza::AzureKv(k) => {
-            m.push("vault_url", text(&k.vault_url));
-            m.push("name", text(&k.name));
-            m.push("version", text(&k.version));
-            m.push("created_at", text(&k.created_at));
-            m.push("enc", text(&k.enc));
-        }
-        KeyStanza::HcVault(k) => {
-            m.push("vault_address", text(&k.vault_address));
-            m.push("engine_path", text(&k.engine_path));
-            m.push("key_name", text(&k.key_name));
-            m.push("created_at", text(&k.created_at));
-            m.push("enc", text(&k.enc));
-        }
-        KeyStanza::Hckms(k) => {
-            m.push("key_id", text(&k.key_id));
-            m.push("created_at", text(&k.created_at));
-            m.push("enc", text(&k.enc));
-        }
-    }
-    Node::Map(m)
+    Node::Map(key.fields().to_wire())
 }
 
 fn list_of(group: &KeyGroup, type_id: &str) -> Node {
@@ -328,21 +245,15 @@ pub fn to_node_with(meta: &Metadata, no_keys: Node) -> Node {
             .iter()
             .map(|group| {
                 let mut g = Map::new();
-                for t in ["pgp", "kms", "gcp_kms", "azure_kv"] {
-                    push_keys(&mut g, group, t);
-                }
-                for t in ["hc_vault", "age"] {
+                for backend in WRITE_ORDER {
+                    let t = backend.type_id();
                     let list = list_of(group, t);
-                    g.push(
-                        t,
-                        if is_empty_list(&list) {
-                            no_keys.clone()
-                        } else {
-                            list
-                        },
-                    );
+                    if backend.always_in_groups() && is_empty_list(&list) {
+                        g.push(t, no_keys.clone());
+                    } else if !is_empty_list(&list) {
+                        g.push(t, list);
+                    }
                 }
-                push_keys(&mut g, group, "hckms");
                 ListItem::Value(Node::Map(g))
             })
             .collect();
@@ -350,13 +261,14 @@ pub fn to_node_with(meta: &Metadata, no_keys: Node) -> Node {
     }
     let empty = KeyGroup::default();
     let top = if single { &meta.key_groups[0] } else { &empty };
-    for t in ["kms", "gcp_kms", "azure_kv", "hc_vault", "age"] {
-        push_keys(&mut m, top, t);
+    for backend in WRITE_ORDER.iter().filter(|b| !b.written_after_mac()) {
+        push_keys(&mut m, top, backend.type_id());
     }
     m.push("lastmodified", text(&meta.last_modified));
     m.push("mac", text(meta.mac.as_deref().unwrap_or("")));
-    push_keys(&mut m, top, "pgp");
-    push_keys(&mut m, top, "hckms");
+    for backend in WRITE_ORDER.iter().filter(|b| b.written_after_mac()) {
+        push_keys(&mut m, top, backend.type_id());
+    }
     if let (Some(name), Some(value)) = (meta.rule.field_name(), meta.rule.value()) {
         m.push(name, text(value));
     }

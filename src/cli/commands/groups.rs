@@ -1,8 +1,9 @@
-use crate::cli::args::{DecryptFlags, FormatArgs, GlobalArgs, GroupsAction, GroupsArgs, KeyArgs};
+use crate::cli::args::{DecryptFlags, FormatArgs, GlobalArgs, GroupsAction, GroupsArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
 use rsops::config::KeySpec;
 use rsops::keys::groups::{recover, wrap_groups};
+use rsops::keys::registry::SpecOptions;
 use rsops::ops;
 use std::path::Path;
 
@@ -46,30 +47,18 @@ pub fn run(global: &GlobalArgs, args: &GroupsArgs) -> Result<(), CliError> {
     match &args.action {
         GroupsAction::Add {
             file,
-            age,
-            pgp,
-            kms,
+            keys,
             aws_profile,
-            gcp_kms,
-            azure_kv,
-            hc_vault_transit,
             encryption_context,
             in_place,
             shamir_secret_sharing_threshold,
             decrypt,
         } => {
-            let flags = KeyArgs {
-                age: age.clone(),
-                pgp: pgp.clone(),
-                kms: kms.clone(),
-                aws_profile: aws_profile.clone(),
-                gcp_kms: gcp_kms.clone(),
-                azure_kv: azure_kv.clone(),
-                hc_vault_transit: hc_vault_transit.clone(),
+            let options = SpecOptions {
                 encryption_context: encryption_context.clone(),
-                shamir_secret_sharing_threshold: None,
+                aws_profile: aws_profile.clone().unwrap_or_default(),
             };
-            let new_group = plan::keys_from_flags(&flags)?.ok_or_else(|| {
+            let new_group = plan::specs_from_flags(keys, &options)?.ok_or_else(|| {
                 CliError::new(
                     exit::ERROR_GENERIC,
                     "name the keys of the new group with --age, --pgp, …",

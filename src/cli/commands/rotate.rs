@@ -1,35 +1,13 @@
 use super::common;
-use crate::cli::args::{GlobalArgs, KeyArgs, KeyChanges, RotateArgs};
+use crate::cli::args::{GlobalArgs, KeyChanges, RotateArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::ui::Reporter;
 use crate::cli::{io, plan};
 use rsops::config::KeySpec;
 use rsops::crypto::DataKey;
 use rsops::keys::groups::wrap_groups;
+use rsops::keys::registry::SpecOptions;
 use rsops::ops;
-
-/// Key specs named by `--add-*` or `--rm-*` flags (reusing the key-flag parser).
-fn specs(
-    age: &Option<String>,
-    pgp: &Option<String>,
-    kms: &Option<String>,
-    gcp: &Option<String>,
-    azure: &Option<String>,
-    vault: &Option<String>,
-    context: &Option<String>,
-) -> Result<Vec<KeySpec>, CliError> {
-    let flags = KeyArgs {
-        age: age.clone(),
-        pgp: pgp.clone(),
-        kms: kms.clone(),
-        gcp_kms: gcp.clone(),
-        azure_kv: azure.clone(),
-        hc_vault_transit: vault.clone(),
-        encryption_context: context.clone(),
-        ..KeyArgs::default()
-    };
-    Ok(plan::keys_from_flags(&flags)?.unwrap_or_default())
-}
 
 /// Applies `--add-*` (to the first group) and `--rm-*` (from every group) to the file's keys.
 pub fn changed_groups(
@@ -37,28 +15,19 @@ pub fn changed_groups(
     changes: &KeyChanges,
     context: &Option<String>,
 ) -> Result<Vec<Vec<KeySpec>>, CliError> {
-    let c = changes;
-    let added = specs(
-        &c.add_age,
-        &c.add_pgp,
-        &c.add_kms,
-        &c.add_gcp_kms,
-        &c.add_azure_kv,
-        &c.add_hc_vault_transit,
-        context,
-    )?;
-    let removed: Vec<String> = specs(
-        &c.rm_age,
-        &c.rm_pgp,
-        &c.rm_kms,
-        &c.rm_gcp_kms,
-        &c.rm_azure_kv,
-        &c.rm_hc_vault_transit,
-        &None,
+    let added = plan::specs_from_flags(
+        &changes.add,
+        &SpecOptions {
+            encryption_context: context.clone(),
+            ..SpecOptions::default()
+        },
     )?
-    .iter()
-    .map(KeySpec::identity)
-    .collect();
+    .unwrap_or_default();
+    let removed: Vec<String> = plan::specs_from_flags(&changes.rm, &SpecOptions::default())?
+        .unwrap_or_default()
+        .iter()
+        .map(KeySpec::identity)
+        .collect();
     let mut groups: Vec<Vec<KeySpec>> = current
         .iter()
         .map(|g| {

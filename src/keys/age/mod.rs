@@ -8,13 +8,14 @@ mod tty;
 use self::identities::{load_from_cmd, load_static, BoxedIdentity, Loaded};
 use crate::keys::discovery::Env;
 use crate::keys::{KeyError, KeyUnwrapper, MasterKey};
-use crate::metadata::{AgeStanza, KeyStanza};
+use crate::metadata::KeyStanza;
 use std::io::{Read, Write};
 use std::str::FromStr;
 use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
-const BACKEND: &str = "age";
+mod backend;
+pub use backend::{AgeStanza, BACKEND, TYPE_ID};
 
 #[derive(Clone)]
 enum Parsed {
@@ -39,7 +40,7 @@ impl std::fmt::Debug for AgeRecipient {
 
 fn invalid(key: &str, reason: impl Into<String>) -> KeyError {
     KeyError::Invalid {
-        backend: BACKEND,
+        backend: TYPE_ID,
         key: key.to_string(),
         reason: reason.into(),
     }
@@ -111,7 +112,7 @@ pub fn parse_recipients(list: &str) -> Result<Vec<AgeRecipient>, KeyError> {
 
 impl MasterKey for AgeRecipient {
     fn type_id(&self) -> &'static str {
-        "age"
+        TYPE_ID
     }
 
     fn identity(&self) -> String {
@@ -132,7 +133,7 @@ impl MasterKey for AgeRecipient {
             .and_then(|plugin| self.encrypt(secret, &plugin)),
         };
         let enc = result.map_err(|e| KeyError::Failed {
-            backend: BACKEND,
+            backend: TYPE_ID,
             key: self.text.clone(),
             message: format!("failed to encrypt sops data key with age: {e}"),
         })?;
@@ -164,7 +165,7 @@ impl AgeIdentities {
 
     fn unwrap_age(&self, stanza: &AgeStanza) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         let fail = |message: String| KeyError::Failed {
-            backend: BACKEND,
+            backend: TYPE_ID,
             key: stanza.recipient.clone(),
             message,
         };

@@ -8,14 +8,15 @@ mod secret;
 
 use crate::keys::discovery::Env;
 use crate::keys::{KeyError, KeyUnwrapper, MasterKey};
-use crate::metadata::{KeyStanza, PgpStanza};
+use crate::metadata::KeyStanza;
 use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
 pub use certs::PUBLIC_KEYS_ENV;
 pub use secret::SECRET_KEYS_ENV;
 
-const BACKEND: &str = "pgp";
+mod backend;
+pub use backend::{PgpStanza, BACKEND, TYPE_ID};
 
 /// A data key is 32 bytes and a Shamir share one more: decrypted or decompressed key material
 /// past a few KiB is a bomb, not a key, and reading stops there.
@@ -43,7 +44,7 @@ impl PgpKey {
         let hex = fp.strip_suffix('!').unwrap_or(&fp);
         if hex.is_empty() || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
             return Err(KeyError::Invalid {
-                backend: BACKEND,
+                backend: TYPE_ID,
                 key: fp.clone(),
                 reason: "expected a key fingerprint in hexadecimal".to_string(),
             });
@@ -113,7 +114,7 @@ fn no_encryption_subkey(fpr: &str) -> String {
 
 impl MasterKey for PgpKey {
     fn type_id(&self) -> &'static str {
-        "pgp"
+        TYPE_ID
     }
 
     fn identity(&self) -> String {
@@ -122,7 +123,7 @@ impl MasterKey for PgpKey {
 
     fn wrap(&self, secret: &[u8]) -> Result<KeyStanza, KeyError> {
         let enc = self.encrypt(secret).map_err(|message| KeyError::Failed {
-            backend: BACKEND,
+            backend: TYPE_ID,
             key: self.fp.clone(),
             message,
         })?;
@@ -184,7 +185,7 @@ impl PgpDecryptor {
             .map(|h| h.display().to_string())
             .unwrap_or_else(|| "~/.gnupg".to_string());
         Err(KeyError::Failed {
-            backend: BACKEND,
+            backend: TYPE_ID,
             key: stanza.fp.clone(),
             message: format!(
                 "could not decrypt the data key: {}. Import the secret key for {} into GnuPG \

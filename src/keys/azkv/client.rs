@@ -6,8 +6,8 @@
 //! `RSOPS_AZURE_KEYVAULT_ENDPOINT` replaces the vault's base URL in requests (tests, private
 //! links); the file still records the vault URL the user gave.
 
-use super::http::{self, env, Client, HttpError, Request};
-use super::{KeyError, KeyUnwrapper, MasterKey};
+use crate::keys::http::{self, env, Client, HttpError, Request};
+use crate::keys::{KeyError, KeyUnwrapper, MasterKey};
 use crate::metadata::{AzureKvStanza, KeyStanza};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::{Mutex, OnceLock};
 use zeroize::Zeroizing;
 
-const BACKEND: &str = "azure_kv";
+const BACKEND: &str = super::TYPE_ID;
 const API_VERSION: &str = "7.4";
 const ALGORITHM: &str = "RSA-OAEP-256";
 

@@ -1,15 +1,15 @@
 //! HashiCorp Vault (and OpenBao) transit master keys: `POST /v1/ENGINE/encrypt/KEY` and
 //! `/decrypt/KEY` with the token from `VAULT_TOKEN` or `~/.vault-token`, as sops does it.
 
-use super::http::{self, env, Client, HttpError, Request};
-use super::{KeyError, KeyUnwrapper, MasterKey};
+use crate::keys::http::{self, env, Client, HttpError, Request};
+use crate::keys::{KeyError, KeyUnwrapper, MasterKey};
 use crate::metadata::{HcVaultStanza, KeyStanza};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use std::sync::OnceLock;
 use zeroize::Zeroizing;
 
-const BACKEND: &str = "hc_vault";
+const BACKEND: &str = super::TYPE_ID;
 
 /// A transit key: `https://vault:8200/v1/transit/keys/NAME` split as sops splits it.
 pub struct VaultKey {

@@ -5,15 +5,15 @@
 //!
 //! `RSOPS_GCP_KMS_ENDPOINT` replaces the API base URL (tests, private endpoints).
 
-use super::http::{self, env, Client, HttpError, Request, Response};
-use super::{KeyError, KeyUnwrapper, MasterKey};
+use crate::keys::http::{self, env, Client, HttpError, Request, Response};
+use crate::keys::{KeyError, KeyUnwrapper, MasterKey};
 use crate::metadata::{GcpKmsStanza, KeyStanza};
 use base64::engine::general_purpose::{STANDARD as B64, URL_SAFE_NO_PAD as B64URL};
 use base64::Engine;
 use std::sync::{Mutex, OnceLock};
 use zeroize::Zeroizing;
 
-const BACKEND: &str = "gcp_kms";
+const BACKEND: &str = super::TYPE_ID;
 const SCOPE: &str = "https://www.googleapis.com/auth/cloudkms";
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
 
@@ -398,7 +398,7 @@ mod tests {
     use super::*;
 
     /// A throwaway RSA key for signing test JWTs (test-only, never used anywhere else).
-    const TEST_KEY: &str = include_str!("../../tests/fixtures/gcp-test-sa-key.pem");
+    const TEST_KEY: &str = include_str!("../../../tests/fixtures/gcp-test-sa-key.pem");
 
     #[test]
     fn resource_ids() {
