@@ -786,3 +786,128 @@ fn sops_311_decrypts_an_hckms_and_age_file_through_age() {
     assert!(out.ok(), "{}", out.summary());
     assert_eq!(String::from_utf8(out.stdout).unwrap(), PLAIN);
 }
+
+/// Real sops on a file rsops wrote: sops's own binary, with only `envs` and a private HOME.
+fn real_sops(dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Output {
+    let sops = std::env::var_os("SOPS_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/bin/sops"));
+    assert!(
+        sops.is_file(),
+        "sops not found at {} (run scripts/install-test-tools.sh)",
+        sops.display()
+    );
+    Command::new(sops)
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", dir.join("home"))
+        .env("SOPS_DISABLE_VERSION_CHECK", "1")
+        .envs(envs.iter().copied())
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn sops_ok(out: Output, what: &str) -> String {
+    assert!(
+        out.status.success(),
+        "sops {what} failed ({:?}): {}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+/// The stanza layout rsops writes for GCP KMS and Azure Key Vault is the one sops reads: a file
+/// encrypted by rsops for a cloud key (against the fake service) **and** an age key is decrypted
+/// by the real sops with the age key, `sops filestatus` and `sops decrypt --extract` accept it,
+/// and `sops updatekeys` against a `.sops.yaml` naming the same two keys finds it already up to
+/// date, which it can only do after parsing the cloud stanza back into the same key (a stanza it
+/// misread would be a key to add or remove, and adding one would call the cloud).
+#[test]
+fn cloud_stanzas_parse_in_real_sops() {
+    let age_file = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys/age1.txt");
+    let age_text = std::fs::read_to_string(&age_file).unwrap();
+    let age = age_text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .trim()
+        .to_string();
+    let gcp = gcp_server("static-token");
+    let azure = azure_server();
+    let az_url = "https://myvault.vault.azure.net/keys/sops-key/0123456789abcdef";
+    let cases = [
+        (
+            "gcp_kms",
+            "--gcp-kms",
+            GCP_KEY.to_string(),
+            format!("creation_rules:\n  - gcp_kms: {GCP_KEY}\n    age: {age}\n"),
+            vec![
+                ("GOOGLE_OAUTH_ACCESS_TOKEN", "static-token".to_string()),
+                ("RSOPS_GCP_KMS_ENDPOINT", gcp.base.clone()),
+            ],
+        ),
+        (
+            "azure_kv",
+            "--azure-kv",
+            az_url.to_string(),
+            format!("creation_rules:\n  - azure_keyvault: {az_url}\n    age: {age}\n"),
+            vec![
+                ("AZURE_TENANT_ID", "tenant-1".to_string()),
+                ("AZURE_CLIENT_ID", "client-1".to_string()),
+                ("AZURE_CLIENT_SECRET", AZ_SECRET.to_string()),
+                ("AZURE_AUTHORITY_HOST", azure.base.clone()),
+                ("RSOPS_AZURE_KEYVAULT_ENDPOINT", azure.base.clone()),
+            ],
+        ),
+    ];
+    for (kind, flag, key, config, envs) in cases {
+        let (_tmp, dir) = workdir();
+        let envs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let enc = ok(rsops(
+            &dir,
+            &["encrypt", flag, &key, "--age", &age, "plain.yaml"],
+            &envs,
+        ));
+        assert!(enc.contains(&format!("    {kind}:\n")), "{enc}");
+        std::fs::write(dir.join("enc.yaml"), &enc).unwrap();
+        let age_env = [("SOPS_AGE_KEY_FILE", age_file.to_str().unwrap())];
+        assert_eq!(
+            sops_ok(real_sops(&dir, &["decrypt", "enc.yaml"], &age_env), kind),
+            PLAIN,
+            "{kind}"
+        );
+        assert_eq!(
+            sops_ok(real_sops(&dir, &["filestatus", "enc.yaml"], &[]), kind).trim(),
+            r#"{"encrypted":true}"#,
+            "{kind}"
+        );
+        assert_eq!(
+            sops_ok(
+                real_sops(
+                    &dir,
+                    &["decrypt", "--extract", r#"["nested"]["count"]"#, "enc.yaml"],
+                    &age_env
+                ),
+                kind
+            ),
+            "1\n",
+            "{kind}"
+        );
+        std::fs::write(dir.join(".sops.yaml"), &config).unwrap();
+        let out = real_sops(&dir, &["updatekeys", "-y", "enc.yaml"], &age_env);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            out.status.success() && err.contains("already up to date"),
+            "{kind}: sops updatekeys did not see the same keys ({:?}): {err}",
+            out.status.code()
+        );
+        assert_eq!(
+            std::fs::read_to_string(dir.join("enc.yaml")).unwrap(),
+            enc,
+            "{kind}: updatekeys rewrote the file"
+        );
+    }
+}
