@@ -2,6 +2,7 @@
 
 use super::json::JsonStore;
 use super::{Store, StoreError, StoreOptions};
+use crate::metadata::Metadata;
 use crate::tree::{Document, Map, MapItem, Node, Scalar};
 
 const DATA_KEY: &str = "data";
@@ -30,10 +31,6 @@ fn emit_error(message: &str) -> StoreError {
 }
 
 impl Store for BinaryStore {
-    fn empty_key_list(&self) -> Node {
-        Node::Scalar(Scalar::Null)
-    }
-
     /// The bytes are taken as they are: text stays a string, anything else is kept as bytes
     /// (sops encrypts both alike, as type `str`).
     fn load_plain(&self, bytes: &[u8]) -> Result<Document, StoreError> {
@@ -46,7 +43,7 @@ impl Store for BinaryStore {
         Ok(Document::single(map))
     }
 
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError> {
         self.json.load_encrypted(bytes)
     }
 
@@ -68,7 +65,7 @@ impl Store for BinaryStore {
         }
     }
 
-    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+    fn emit_encrypted(&self, doc: Document, metadata: &Metadata) -> Result<Vec<u8>, StoreError> {
         self.json.emit_encrypted(doc, metadata)
     }
 

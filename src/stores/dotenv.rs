@@ -2,7 +2,8 @@
 //! `\n` as the only escape; the metadata as flattened `sops_…` lines after the data.
 
 use super::flatten::{flatten, unflatten};
-use super::{Store, StoreError};
+use super::{metadata_wire, read_metadata, Store, StoreError};
+use crate::metadata::Metadata;
 use crate::crypto::format_float_g;
 use crate::tree::{Document, Map, MapItem, Node, Scalar};
 
@@ -121,7 +122,7 @@ impl Store for DotenvStore {
         Ok(Document::single(map))
     }
 
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError> {
         let doc = self.load_plain(bytes)?;
         let mut data = Map::new();
         let mut pairs = Vec::new();
@@ -143,7 +144,7 @@ impl Store for DotenvStore {
         } else {
             Some(unflatten(pairs)?)
         };
-        Ok((Document::single(data), metadata))
+        Ok((Document::single(data), read_metadata(metadata)?))
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>, StoreError> {
@@ -156,9 +157,9 @@ impl Store for DotenvStore {
         Ok(out)
     }
 
-    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+    fn emit_encrypted(&self, doc: Document, metadata: &Metadata) -> Result<Vec<u8>, StoreError> {
         let mut out = self.emit_plain(&doc)?;
-        let lines: Vec<MapItem> = flatten(&metadata)
+        let lines: Vec<MapItem> = flatten(&metadata_wire::to_node(metadata))
             .into_iter()
             .map(|(key, value)| MapItem::Entry {
                 key: format!("{SOPS_PREFIX}{key}"),

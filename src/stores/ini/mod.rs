@@ -7,7 +7,8 @@ mod write;
 
 use super::dotenv::val_to_string;
 use super::flatten::{flatten, unflatten};
-use super::{Store, StoreError};
+use super::{metadata_wire, read_metadata, Store, StoreError};
+use crate::metadata::Metadata;
 use crate::crypto::format_float_g;
 use crate::tree::{Document, ListItem, Map, MapItem, Node, Scalar};
 use write::OutSection;
@@ -166,7 +167,7 @@ impl Store for IniStore {
         Ok(Document::single(map))
     }
 
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError> {
         let sections = parse::parse(bytes)?;
         let mut map = Map::new();
         let mut metadata = None;
@@ -184,16 +185,16 @@ impl Store for IniStore {
                 metadata = Some(unflatten(pairs)?);
             }
         }
-        Ok((Document::single(map), metadata))
+        Ok((Document::single(map), read_metadata(metadata)?))
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>, StoreError> {
         encode(doc.branches.iter().flat_map(|b| b.items.iter()))
     }
 
-    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+    fn emit_encrypted(&self, doc: Document, metadata: &Metadata) -> Result<Vec<u8>, StoreError> {
         let mut sops = Map::new();
-        for (key, value) in flatten(&metadata) {
+        for (key, value) in flatten(&metadata_wire::to_node(metadata)) {
             sops.push(key, Node::str(value.replace('\n', "\\n")));
         }
         let sops_item = MapItem::Entry {

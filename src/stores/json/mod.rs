@@ -7,7 +7,8 @@ mod encode;
 pub(crate) use decode::go_lossy_utf8;
 pub(crate) use encode::write_go_marshal;
 
-use super::{Store, StoreError, StoreOptions};
+use super::{metadata_wire, read_metadata, Store, StoreError, StoreOptions};
+use crate::metadata::Metadata;
 use crate::tree::{Document, Map, Node};
 use encode::Indenter;
 
@@ -55,6 +56,11 @@ impl JsonStore {
     }
 }
 
+/// Go marshals the nil `hc_vault`/`age` slices of a key group as `null` in JSON (`[]` in YAML).
+fn empty_key_list() -> Node {
+    Node::Scalar(crate::tree::Scalar::Null)
+}
+
 fn single_branch(doc: &Document) -> Result<&Map, StoreError> {
     doc.branches.first().ok_or_else(|| StoreError::Emit {
         format: "json",
@@ -63,15 +69,11 @@ fn single_branch(doc: &Document) -> Result<&Map, StoreError> {
 }
 
 impl Store for JsonStore {
-    fn empty_key_list(&self) -> Node {
-        Node::Scalar(crate::tree::Scalar::Null)
-    }
-
     fn load_plain(&self, bytes: &[u8]) -> Result<Document, StoreError> {
         Ok(Document::single(decode::parse_object_lenient(bytes)?))
     }
 
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError> {
         let mut map = decode::parse_object_strict(bytes)?;
         // Go's json.Unmarshal keeps the last of repeated keys.
         let metadata = map
@@ -80,15 +82,16 @@ impl Store for JsonStore {
             .last()
             .map(|(_, value)| value.clone());
         map.remove(SOPS_KEY);
-        Ok((Document::single(map), metadata))
+        Ok((Document::single(map), read_metadata(metadata)?))
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>, StoreError> {
         self.emit_map(single_branch(doc)?)
     }
 
-    fn emit_encrypted(&self, mut doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+    fn emit_encrypted(&self, mut doc: Document, metadata: &Metadata) -> Result<Vec<u8>, StoreError> {
         single_branch(&doc)?;
+        let metadata = metadata_wire::to_node_with(metadata, empty_key_list());
         // Take the branch rather than clone it: the document is ours and may be huge.
         let mut map = std::mem::take(&mut doc.branches[0]);
         map.push(SOPS_KEY, metadata);
