@@ -77,21 +77,41 @@ impl EncryptedFile {
         decryption_order: &[String],
         mac: MacCheck,
     ) -> Result<SopsFile, Error> {
+        self.unseal(keys, decryption_order, mac, Some(IvStash::default()))
+    }
+
+    /// Like [`EncryptedFile::open`] for a file that is only read: no IVs are remembered, which
+    /// makes decryption faster (a later reseal then gives every value a new IV).
+    pub fn decrypt(
+        self,
+        keys: &dyn KeyService,
+        decryption_order: &[String],
+        mac: MacCheck,
+    ) -> Result<SopsFile, Error> {
+        self.unseal(keys, decryption_order, mac, None)
+    }
+
+    fn unseal(
+        self,
+        keys: &dyn KeyService,
+        decryption_order: &[String],
+        mac: MacCheck,
+        stash: Option<IvStash>,
+    ) -> Result<SopsFile, Error> {
         let EncryptedFile { mut doc, meta } = self;
         let data_key = groups::recover(&meta, keys, decryption_order)?;
-        let stash = IvStash::default();
         let plain_comments = seal::unseal(
             &mut doc,
             &meta,
             &data_key,
-            Some(&stash),
+            stash.as_ref(),
             mac == MacCheck::Verify,
         )?;
         Ok(SopsFile {
             doc,
             meta,
             data_key,
-            stash: Some(stash),
+            stash,
             plain_comments,
         })
     }
@@ -152,7 +172,8 @@ pub struct SopsFile {
 }
 
 impl SopsFile {
-    /// Parses and decrypts an encrypted file, verifying its MAC.
+    /// Parses and decrypts an encrypted file, verifying its MAC, ready to be changed and
+    /// [resealed](SopsFile::reseal) with the ciphertext of unchanged values kept.
     pub fn open(
         store: &dyn Store,
         bytes: &[u8],
@@ -160,6 +181,16 @@ impl SopsFile {
         decryption_order: &[String],
     ) -> Result<SopsFile, Error> {
         EncryptedFile::load(store, bytes)?.open(keys, decryption_order, MacCheck::Verify)
+    }
+
+    /// Parses and decrypts an encrypted file that is only to be read, verifying its MAC.
+    pub fn decrypt(
+        store: &dyn Store,
+        bytes: &[u8],
+        keys: &dyn KeyService,
+        decryption_order: &[String],
+    ) -> Result<SopsFile, Error> {
+        EncryptedFile::load(store, bytes)?.decrypt(keys, decryption_order, MacCheck::Verify)
     }
 
     /// sops's default `--decryption-order`: offline keys first.

@@ -112,7 +112,7 @@ pub fn decrypt_file_bytes(
     let options = StoreOptions::default();
     let input = store_for(format, options);
     let out = store_for(output.unwrap_or(format), options);
-    SopsFile::open(input.as_ref(), bytes, keys, &decryption_order())
+    SopsFile::decrypt(input.as_ref(), bytes, keys, &decryption_order())
         .and_then(|file| file.emit_plain(out.as_ref()))
         .map_err(|source| Error::Decrypt {
             path: path.to_path_buf(),
@@ -139,7 +139,7 @@ pub fn decrypt_document(keys: &dyn KeyService, path: &Path) -> Result<(Document,
         path: path.to_path_buf(),
     })?;
     let store = store_for(format, StoreOptions::default());
-    let file = SopsFile::open(store.as_ref(), &bytes, keys, &decryption_order()).map_err(
+    let file = SopsFile::decrypt(store.as_ref(), &bytes, keys, &decryption_order()).map_err(
         |source| Error::Decrypt {
             path: path.to_path_buf(),
             source,
