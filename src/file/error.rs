@@ -57,4 +57,3 @@ pub enum Error {
     #[error("Key not found: {0}")]
     Unset(LookupError),
 }
-

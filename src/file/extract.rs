@@ -40,14 +40,14 @@ mod tests {
     #[test]
     fn strings_raw_maps_as_documents_and_the_document_is_left_alone() {
         let store = store_for(Format::Yaml, StoreOptions::default());
-        let mut doc = store.load_plain(b"a:\n    b: x\n    n: 5\n").unwrap();
+        let mut doc = store.load_plain(b"a:\n    b: x\n    num: 5\n").unwrap();
         let before = doc.clone();
         let get = |doc: &mut Document, p: &str| {
             extract(doc, &parse_tree_path(p).unwrap(), store.as_ref()).map(|z| z.to_vec())
         };
         assert_eq!(get(&mut doc, r#"["a"]["b"]"#).unwrap(), b"x");
-        assert_eq!(get(&mut doc, r#"["a"]"#).unwrap(), b"b: x\nn: 5\n");
-        assert_eq!(get(&mut doc, r#"["a"]["n"]"#).unwrap(), b"5\n");
+        assert_eq!(get(&mut doc, r#"["a"]"#).unwrap(), b"b: x\nnum: 5\n");
+        assert_eq!(get(&mut doc, r#"["a"]["num"]"#).unwrap(), b"5\n");
         assert!(matches!(
             get(&mut doc, r#"["nope"]"#),
             Err(Error::Extract(_))

@@ -99,12 +99,12 @@ fn open_verifies_the_mac() {
     let mut file = EncryptedFile::load(yaml().as_ref(), bytes.as_bytes()).unwrap();
     file.meta.last_modified = "2001-01-01T00:00:00Z".into();
     let tampered = file.emit(yaml().as_ref()).unwrap();
-    assert!(matches!(open(&tampered, "alice"), Err(Error::MacUnreadable(_))));
-    assert!(matches!(open(&encrypted(), "bob"), Err(Error::Recover(_))));
     assert!(matches!(
-        open(b"a: 1\n", "alice"),
-        Err(Error::NotEncrypted)
+        open(&tampered, "alice"),
+        Err(Error::MacUnreadable(_))
     ));
+    assert!(matches!(open(&encrypted(), "bob"), Err(Error::Recover(_))));
+    assert!(matches!(open(b"a: 1\n", "alice"), Err(Error::NotEncrypted)));
 }
 
 #[test]
@@ -132,12 +132,17 @@ fn update_keys_and_groups_leave_values_and_mac_alone() {
     for prefix in ["a:", "b:", "mac:", "lastmodified:"] {
         assert_eq!(lines_with(&before, prefix), lines_with(&updated, prefix));
     }
-    let carol = FakeKeys(vec!["carol"]);
     let mut file = EncryptedFile::load(yaml().as_ref(), &updated).unwrap();
-    file.add_group(&carol, &order, vec![KeySpec::Age("dave".into())], Some(1))
+    let carol = FakeKeys(vec!["carol"]);
+    file.add_group(&carol, &order, vec![KeySpec::Age("dave".into())], Some(2))
         .unwrap();
     assert_eq!(file.meta.key_groups.len(), 2);
-    file.remove_group(&carol, &order, 0, None).unwrap();
+    let both = FakeKeys(vec!["carol", "dave"]);
+    assert!(matches!(
+        file.remove_group(&both, &order, 0, None),
+        Err(Error::ThresholdUnreachable { .. })
+    ));
+    file.remove_group(&both, &order, 0, Some(1)).unwrap();
     let last = file.emit(yaml().as_ref()).unwrap();
     assert!(open(&last, "dave").is_ok());
 }

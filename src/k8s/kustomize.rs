@@ -137,7 +137,12 @@ fn secret_from(keys: &dyn KeyService, spec: &Map, base: &Path) -> Result<Map, Er
         immutable: bool_field(spec, "immutable").unwrap_or(false),
     };
     let mut entries = file_entries(keys, &str_list(spec, "files")?, true, base)?;
-    entries.extend(file_entries(keys, &str_list(spec, "binaryFiles")?, false, base)?);
+    entries.extend(file_entries(
+        keys,
+        &str_list(spec, "binaryFiles")?,
+        false,
+        base,
+    )?);
     for env in str_list(spec, "envs")? {
         let path = base.join(&env);
         let (doc, _) = decrypt_document(keys, &path)?;

@@ -129,7 +129,10 @@ pub fn decrypt_required(
     let format = detect_encrypted(&bytes, path)?.ok_or_else(|| Error::NotEncrypted {
         path: path.to_path_buf(),
     })?;
-    Ok((decrypt_file_bytes(keys, path, &bytes, format, None)?, format))
+    Ok((
+        decrypt_file_bytes(keys, path, &bytes, format, None)?,
+        format,
+    ))
 }
 
 /// Reads and decrypts a file that must be encrypted, as a document (for per-key use).
@@ -139,12 +142,13 @@ pub fn decrypt_document(keys: &dyn KeyService, path: &Path) -> Result<(Document,
         path: path.to_path_buf(),
     })?;
     let store = store_for(format, StoreOptions::default());
-    let file = SopsFile::decrypt(store.as_ref(), &bytes, keys, &decryption_order()).map_err(
-        |source| Error::Decrypt {
-            path: path.to_path_buf(),
-            source,
-        },
-    )?;
+    let file =
+        SopsFile::decrypt(store.as_ref(), &bytes, keys, &decryption_order()).map_err(|source| {
+            Error::Decrypt {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
     Ok((file.into_document(), format))
 }
 

@@ -123,15 +123,19 @@ mod tests {
             ..StoreOptions::default()
         });
         let doc = store.load_plain(b"abc").unwrap();
-        let mut meta = Map::new();
-        meta.push("version", Node::str("3.11.0"));
-        let out = store.emit_encrypted(doc, Node::Map(meta)).unwrap();
-        assert_eq!(
-            String::from_utf8(out.clone()).unwrap(),
-            "{\n  \"data\": \"abc\",\n  \"sops\": {\n    \"version\": \"3.11.0\"\n  }\n}\n"
+        let meta = crate::stores::sample_metadata(1);
+        let out = store.emit_encrypted(doc, &meta).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            text.starts_with("{\n  \"data\": \"abc\",\n  \"sops\": {\n    \""),
+            "{text}"
         );
-        let (doc, meta) = store.load_encrypted(&out).unwrap();
+        assert!(
+            text.ends_with("\"version\": \"3.11.0\"\n  }\n}\n"),
+            "{text}"
+        );
+        let (doc, back) = store.load_encrypted(&out).unwrap();
         assert_eq!(doc.branches[0].get("data").unwrap().as_str(), Some("abc"));
-        assert!(meta.is_some());
+        assert_eq!(back, Some(meta));
     }
 }

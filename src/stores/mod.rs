@@ -153,6 +153,27 @@ fn read_metadata(node: Option<Node>) -> Result<Option<Metadata>, StoreError> {
     node.as_ref().map(metadata_wire::from_node).transpose()
 }
 
+/// Metadata that every loader accepts, for the stores' own tests: one age key whose `enc`
+/// spans lines (as an armored age stanza does).
+#[cfg(test)]
+pub(crate) fn sample_metadata(groups: usize) -> Metadata {
+    use crate::metadata::{AgeStanza, KeyGroup, KeyStanza};
+    let group = |i: usize| KeyGroup {
+        keys: vec![KeyStanza::Age(AgeStanza {
+            recipient: format!("age1recipient{i}"),
+            enc: "line1\nline2".to_string(),
+        })],
+    };
+    Metadata {
+        key_groups: (0..groups).map(group).collect(),
+        shamir_threshold: if groups > 1 { groups } else { 0 },
+        last_modified: "2024-01-02T03:04:05Z".to_string(),
+        mac: Some("m".to_string()),
+        version: "3.11.0".to_string(),
+        ..Metadata::default()
+    }
+}
+
 /// The store for a format.
 pub fn store_for(format: Format, options: StoreOptions) -> Box<dyn Store> {
     match format {

@@ -151,7 +151,11 @@ fn feed_fifo(path: &Path, bytes: Zeroizing<Vec<u8>>, done: Arc<AtomicBool>) {
 
 pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError> {
     let (doc, out_store) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
-    let plaintext = Zeroizing::new(out_store.emit_plain(&doc).map_err(rsops::file::Error::from)?);
+    let plaintext = Zeroizing::new(
+        out_store
+            .emit_plain(&doc)
+            .map_err(rsops::file::Error::from)?,
+    );
     drop(doc);
     let scratch = ScratchDir::new().map_err(|e| {
         CliError::new(

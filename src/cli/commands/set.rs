@@ -102,11 +102,9 @@ pub fn run_unset(global: &GlobalArgs, args: &UnsetArgs) -> Result<(), CliError> 
     let keys = rsops::keys::EnvKeys::from_env();
     let (target, mut file) = common::open(global, &file, &args.format, &args.decrypt, &keys)?;
     match file.unset(&path) {
-        Err(rsops::file::Error::Unset(LookupError::KeyNotFound(_) | LookupError::OutOfBounds(_)))
-            if args.idempotent =>
-        {
-            Ok(())
-        }
+        Err(rsops::file::Error::Unset(
+            LookupError::KeyNotFound(_) | LookupError::OutOfBounds(_),
+        )) if args.idempotent => Ok(()),
         Err(e) => Err(e.into()),
         Ok(()) => target.reseal(file),
     }
