@@ -5,20 +5,7 @@
 //!
 //! Two states: an [`EncryptedFile`] is what a store read (values still encrypted; enough to
 //! change who can open it), a [`SopsFile`] has been opened (values decrypted, data key held).
-//!
-//! ```no_run
-//! use rsops::file::SopsFile;
-//! use rsops::keys::EnvKeys;
-//! use rsops::stores::{store_for, Format, StoreOptions};
-//!
-//! let store = store_for(Format::Yaml, StoreOptions::default());
-//! let bytes = std::fs::read("secrets.enc.yaml")?;
-//! let keys = EnvKeys::from_env();
-//! let file = SopsFile::open(store.as_ref(), &bytes, &keys, &SopsFile::default_order())?;
-//! let root = &file.document().branches[0];
-//! println!("{} top-level keys", root.entries().count());
-//! # Ok::<(), Box<dyn std::error::Error>>(())
-//! ```
+//! `examples/read_config.rs` is a whole program reading its config this way.
 
 mod error;
 mod extract;
@@ -162,6 +149,38 @@ impl EncryptedFile {
 
 /// An opened sops file: the plaintext document, its metadata and the data key. The document
 /// and the data key are wiped when it is dropped.
+///
+/// Reading a value, as a service reading its config would (keys as sops finds them):
+///
+/// ```no_run
+/// use rsops::file::SopsFile;
+/// use rsops::keys::EnvKeys;
+/// use rsops::stores::{store_for, Format, StoreOptions};
+///
+/// let store = store_for(Format::Yaml, StoreOptions::default());
+/// let bytes = std::fs::read("config.enc.yaml")?;
+/// let config = SopsFile::decrypt(store.as_ref(), &bytes, &EnvKeys::from_env(), &SopsFile::default_order())?;
+/// let host = config.document().branches[0].get("db_host").and_then(|v| v.as_str());
+/// println!("connecting to {}", host.unwrap_or("localhost"));
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+///
+/// Changing a value and writing the file back, keeping every other value's ciphertext:
+///
+/// ```no_run
+/// # use rsops::file::SopsFile;
+/// # use rsops::keys::EnvKeys;
+/// # use rsops::stores::{store_for, Format, StoreOptions};
+/// use rsops::tree::{path::parse_tree_path, Node};
+///
+/// let store = store_for(Format::Yaml, StoreOptions::default());
+/// let keys = EnvKeys::from_env();
+/// let bytes = std::fs::read("config.enc.yaml")?;
+/// let mut file = SopsFile::open(store.as_ref(), &bytes, &keys, &SopsFile::default_order())?;
+/// file.set(&parse_tree_path(r#"["db_host"]"#)?, Node::str("db2.local"))?;
+/// std::fs::write("config.enc.yaml", file.reseal(store.as_ref())?)?;
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
 pub struct SopsFile {
     doc: Document,
     meta: Metadata,
