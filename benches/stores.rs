@@ -30,7 +30,7 @@ fn stores(c: &mut Criterion) {
             group.bench_function(BenchmarkId::new("emit_encrypted", leaves), |b| {
                 b.iter_batched(
                     || enc_doc.clone(),
-                    |doc| store.emit_encrypted(doc, meta.clone()).expect("emits"),
+                    |doc| store.emit_encrypted(doc, &meta).expect("emits"),
                     BatchSize::LargeInput,
                 )
             });

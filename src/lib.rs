@@ -6,10 +6,10 @@
 
 pub mod config;
 pub mod crypto;
+pub mod file;
 pub mod k8s;
 pub mod keys;
 pub mod metadata;
-pub mod ops;
 pub mod semver;
 pub mod stores;
 pub mod sys;

@@ -9,10 +9,10 @@
 mod support;
 
 use rand::Rng;
+use rsops::file::SopsFile;
 use rsops::keys::age::AgeIdentities;
 use rsops::keys::discovery::Env;
 use rsops::keys::KeyUnwrapper;
-use rsops::ops::{decrypt, load_encrypted, DecryptOptions};
 use rsops::stores::{store_for, Format, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -34,21 +34,14 @@ fn big_plaintext() -> String {
 /// Decrypts `bytes` in-process with keys/age1.txt and returns the plaintext YAML.
 fn decrypt_yaml(bytes: &[u8]) -> Result<Vec<u8>, String> {
     let store = store_for(Format::Yaml, StoreOptions::default());
-    let file = load_encrypted(store.as_ref(), bytes).map_err(|e| e.to_string())?;
     let key = std::fs::read_to_string(support::repo().join("keys/age1.txt")).unwrap();
     let age = AgeIdentities::with_env(Env::from_pairs([("SOPS_AGE_KEY", key)]));
     let unwrappers: [&dyn KeyUnwrapper; 1] = [&age];
-    let plain = decrypt(
-        file,
-        &DecryptOptions {
-            keys: &rsops::keys::Unwrappers(&unwrappers),
-            decryption_order: &[],
-            ignore_mac: false,
-            stash: None,
-        },
-    )
-    .map_err(|e| e.to_string())?;
-    store.emit_plain(&plain.doc).map_err(|e| e.to_string())
+    let keys = rsops::keys::Unwrappers(&unwrappers);
+    let plain = SopsFile::decrypt(store.as_ref(), bytes, &keys, &[]).map_err(|e| e.to_string())?;
+    store
+        .emit_plain(plain.document())
+        .map_err(|e| e.to_string())
 }
 
 fn command(args: &[&str], file: &Path, env: &[(&str, &str)]) -> Command {

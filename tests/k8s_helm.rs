@@ -438,6 +438,34 @@ fn plugin_renders(work: &Work, helm: &Path) {
     let theirs = output(work.command(sops()).args(["decrypt", "secrets.yaml"]));
     assert_ok(&ours, "helm secrets decrypt");
     assert_eq!(ours.stdout, theirs.stdout);
+    // helm secrets edit: the editor runs, the library re-encrypts, sops reads the result.
+    std::fs::copy(
+        work.path().join("secrets.yaml"),
+        work.path().join("edited.yaml"),
+    )
+    .unwrap();
+    let editor = work.path().join("editor.sh");
+    std::fs::write(
+        &editor,
+        "#!/bin/sh\nsed -i 's/apiToken: .*/apiToken: rotated/' \"$1\"\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let edited =
+        output(
+            work.command(helm)
+                .env("EDITOR", &editor)
+                .args(["secrets", "edit", "edited.yaml"]),
+        );
+    assert_ok(&edited, "helm secrets edit");
+    let theirs = output(work.command(sops()).args(["decrypt", "edited.yaml"]));
+    assert_ok(&theirs, "sops decrypt of the edited file");
+    assert!(
+        stdout(&theirs).contains("apiToken: rotated"),
+        "{}",
+        stdout(&theirs)
+    );
+    std::fs::remove_file(work.path().join("edited.yaml")).unwrap();
     // A tampered file: helm's plugin runner passes the exit code through.
     let cases = tampered(work);
     for (name, code) in cases {

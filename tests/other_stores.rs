@@ -166,7 +166,7 @@ fn check_encrypted_round_trip(
         .unwrap_or_else(|e| panic!("{name}: load_encrypted failed: {e}"));
     let metadata = metadata.unwrap_or_else(|| panic!("{name}: no metadata found"));
     let again = store
-        .emit_encrypted(doc, metadata)
+        .emit_encrypted(doc, &metadata)
         .unwrap_or_else(|e| panic!("{name}: emit_encrypted failed: {e}"));
     let expected = if random_ini_order {
         sort_ini_sops_section(encrypted)
@@ -311,7 +311,7 @@ fn sops_3_13_files_read_back() {
     let multi = std::fs::read(vectors.join("format-2.enc.ini")).unwrap();
     let (doc, metadata) = store.load_encrypted(&multi).unwrap();
     let metadata = metadata.unwrap();
-    let enc = rsops::stores::flatten::flatten(&metadata)
+    let enc = rsops::stores::flatten::flatten(&rsops::stores::metadata_wire::to_node(&metadata))
         .into_iter()
         .find(|(k, _)| k == "pgp__list_0__map_enc")
         .unwrap()
@@ -321,7 +321,7 @@ fn sops_3_13_files_read_back() {
         "{enc}"
     );
     assert!(enc.ends_with("=j3Rn\n-----END PGP MESSAGE-----"), "{enc}");
-    let out = String::from_utf8(store.emit_encrypted(doc, metadata).unwrap()).unwrap();
+    let out = String::from_utf8(store.emit_encrypted(doc, &metadata).unwrap()).unwrap();
     assert!(out.contains("pgp__list_0__map_enc        = -----BEGIN PGP MESSAGE-----\\n\\nwcBMAy"));
 }
 

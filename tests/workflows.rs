@@ -313,6 +313,40 @@ fn edit_invalid_then_fixed() {
     assert_temp_gone(&lab, "inv-Rsops");
 }
 
+/// `edit -s` shows the file with its metadata. On a multi-group JSON file sops writes the
+/// empty key lists of each group as `null`; what the editor sees must be exactly what sops
+/// shows, not the YAML spelling `[]`.
+#[test]
+fn edit_show_master_keys_shows_the_metadata_as_sops_does() {
+    let lab = Lab::new();
+    lab.write(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - shamir_threshold: 2\n    key_groups:\n      - age: [{}]\n      - age: [{}]\n",
+            age1(),
+            age2()
+        ),
+    );
+    lab.write("p.json", "{\"a\": \"x\", \"n\": {\"m\": 1.5}}\n");
+    let enc = lab.sops(&["encrypt", "p.json"], &[]).ok();
+    lab.write("e.json", enc.stdout);
+    let both = lab.age_keys("both.txt", &[&k1(), &k2()]);
+    let mut shown = Vec::new();
+    for tool in [Tool::Sops, Tool::Rsops] {
+        let copy = lab.p(&format!("shown-{tool:?}.json"));
+        let ed = lab.script(&format!("show-{tool:?}"), &format!("cp \"$1\" '{copy}'\n"));
+        let k = [("SOPS_AGE_KEY_FILE", both.clone()), ("EDITOR", ed)];
+        let run = lab.run(tool, &["edit", "-s", "e.json"], &envs(&k));
+        assert_eq!(run.code, 200, "{tool:?}: {}", run.stderr);
+        shown.push(std::fs::read_to_string(&copy).unwrap());
+    }
+    assert!(shown[0].contains("\"hc_vault\": null"), "{}", shown[0]);
+    assert_eq!(
+        shown[1], shown[0],
+        "rsops edit -s differs from sops edit -s"
+    );
+}
+
 #[test]
 fn edit_invalid_and_no_answer_writes_nothing() {
     let lab = sops_file();

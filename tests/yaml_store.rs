@@ -78,7 +78,7 @@ fn plain_load_and_emit_match_sops() {
         );
         let (_, meta) = store().load_encrypted(&expected).unwrap();
         let doc = store().load_plain(&std::fs::read(&file).unwrap()).unwrap();
-        let ours = store().emit_encrypted(doc, meta.unwrap()).unwrap();
+        let ours = store().emit_encrypted(doc, &meta.unwrap()).unwrap();
         if ours != expected {
             failures.push(format!(
                 "{path}\n--- sops:\n{}\n--- ours:\n{}",
@@ -102,7 +102,7 @@ fn encrypted_round_trip_matches_sops() {
         std::fs::write(&enc_path, &enc).unwrap();
         let dec = sops(dir.path(), &["decrypt", enc_path.to_str().unwrap()]);
         let (doc, meta) = store().load_encrypted(&enc).unwrap();
-        let ours = store().emit_encrypted(doc, meta.unwrap()).unwrap();
+        let ours = store().emit_encrypted(doc, &meta.unwrap()).unwrap();
         // yaml.v3 does not always read back what it wrote: a comment written in the column of
         // an outer block just before the `sops:` key is read into the innermost block, where
         // it no longer decrypts (sops prints it encrypted). Such files are not fixed points of

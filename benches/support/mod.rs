@@ -7,7 +7,7 @@ pub mod gen;
 
 use rsops::crypto::{encrypt_document, Cipher, DataKey, Protection};
 use rsops::stores::{store_for, Format, StoreOptions};
-use rsops::tree::{Node, Selector};
+use rsops::tree::Selector;
 
 /// Leaf counts to bench: `RSOPS_BENCH_LEAVES=1000,100000` (default 1000 and 100000).
 pub fn sizes() -> Vec<usize> {
@@ -46,7 +46,23 @@ pub fn input(format: Format, gen_format: gen::Format, leaves: usize) -> Input {
     };
     encrypt_document(&mut doc, &Cipher::new(&key()), &protection, None).expect("encrypts");
     let encrypted = store
-        .emit_encrypted(doc, Node::str("bench"))
+        .emit_encrypted(doc, &placeholder_metadata())
         .expect("emits");
     Input { plain, encrypted }
+}
+
+/// Metadata every store accepts; nothing here ever unwraps its key.
+fn placeholder_metadata() -> rsops::metadata::Metadata {
+    use rsops::metadata::{AgeStanza, KeyGroup, KeyStanza, Metadata, WRITTEN_VERSION};
+    Metadata {
+        key_groups: vec![KeyGroup {
+            keys: vec![KeyStanza::Age(AgeStanza {
+                recipient: "age1placeholder".to_string(),
+                enc: "placeholder".to_string(),
+            })],
+        }],
+        last_modified: "2024-01-01T00:00:00Z".to_string(),
+        version: WRITTEN_VERSION.to_string(),
+        ..Metadata::default()
+    }
 }

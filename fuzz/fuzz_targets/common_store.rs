@@ -46,8 +46,6 @@ fn exercise_store(format: Format, data: &[u8]) {
         }
     }
     if let Ok((doc, Some(meta))) = store.load_encrypted(data) {
-        if let Ok(m) = rsops::stores::metadata_wire::from_node(&meta) {
-            let _ = store.emit_encrypted(doc, rsops::stores::metadata_wire::to_node(&m));
-        }
+        let _ = store.emit_encrypted(doc, &meta);
     }
 }

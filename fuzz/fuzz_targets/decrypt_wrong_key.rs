@@ -5,7 +5,7 @@ use libfuzzer_sys::fuzz_target;
 use rsops::keys::age::AgeIdentities;
 use rsops::keys::discovery::Env;
 use rsops::keys::KeyUnwrapper;
-use rsops::ops::{decrypt, load_encrypted, DecryptOptions, EncryptedFile};
+use rsops::file::{EncryptedFile, MacCheck};
 use rsops::stores::{store_for, Format, StoreOptions};
 
 /// keys/age2.txt (test-only, public): the seeds are encrypted for age1, so this key is wrong.
@@ -18,24 +18,17 @@ fuzz_target!(|data: &[u8]| {
     };
     let format = [Format::Yaml, Format::Json, Format::Dotenv, Format::Ini][selector as usize % 4];
     let store = store_for(format, StoreOptions::default());
-    let Ok(file) = load_encrypted(store.as_ref(), bytes) else {
+    let Ok(file) = EncryptedFile::load(store.as_ref(), bytes) else {
         return;
     };
     let age = AgeIdentities::with_env(Env::from_pairs([("SOPS_AGE_KEY", WRONG_IDENTITY)]));
     let unwrappers: [&dyn KeyUnwrapper; 1] = [&age];
     let meta = file.meta.clone();
-    let result = decrypt(
-        EncryptedFile {
-            doc: file.doc.clone(),
-            meta: file.meta,
-        },
-        &DecryptOptions {
-            keys: &rsops::keys::Unwrappers(&unwrappers),
-            decryption_order: &[],
-            ignore_mac: false,
-            stash: None,
-        },
-    );
+    let result = EncryptedFile {
+        doc: file.doc.clone(),
+        meta: file.meta,
+    }
+    .decrypt(&rsops::keys::Unwrappers(&unwrappers), &[], MacCheck::Verify);
     assert!(result.is_err(), "decrypted with the wrong identity");
     // Past key recovery: every value under a data key that is not the file's.
     let key = rsops::crypto::DataKey::from_slice(&[0x42; 32]).expect("32 bytes");

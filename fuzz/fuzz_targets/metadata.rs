@@ -6,8 +6,8 @@ use rsops::stores::{flatten, metadata_wire, store_for, Format, StoreOptions};
 
 fuzz_target!(|data: &[u8]| {
     let json = store_for(Format::Json, StoreOptions::default());
-    if let Ok((_, Some(node))) = json.load_encrypted(data) {
-        check_node(&node);
+    if let Ok((_, Some(meta))) = json.load_encrypted(data) {
+        check_node(&metadata_wire::to_node(&meta));
     }
     if let Ok(text) = std::str::from_utf8(data) {
         let pairs: Vec<(String, String)> = text

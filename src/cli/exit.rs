@@ -40,9 +40,9 @@ impl CliError {
     }
 }
 
-impl From<rsops::ops::Error> for CliError {
-    fn from(e: rsops::ops::Error) -> CliError {
-        use rsops::ops::Error as E;
+impl From<rsops::file::Error> for CliError {
+    fn from(e: rsops::file::Error) -> CliError {
+        use rsops::file::Error as E;
         use rsops::stores::StoreError;
         let code = match &e {
             E::Store(StoreError::Unsupported { .. }) => ERROR_ENCRYPTING_TREE,
@@ -51,14 +51,26 @@ impl From<rsops::ops::Error> for CliError {
             E::NotEncrypted | E::Load(_) => ERROR_GENERIC,
             E::AlreadyEncrypted => FILE_ALREADY_ENCRYPTED,
             E::EmptyDocument => NEED_AT_LEAST_ONE_DOCUMENT,
-            E::Regex(_) => ERROR_GENERIC,
-            E::Keys(_) => ERROR_GENERIC,
+            E::Regex(_) | E::Keys(_) | E::MasterKey(_) => ERROR_GENERIC,
+            E::NoSuchGroup { .. } | E::ThresholdUnreachable { .. } => ERROR_GENERIC,
+            E::NoDocument | E::NothingToExtract | E::Extract(_) | E::Unset(_) => ERROR_GENERIC,
             E::Recover(_) => COULD_NOT_RETRIEVE_KEY,
             E::Decrypt(_) => ERROR_DECRYPTING_TREE,
             E::Encrypt(_) => ERROR_ENCRYPTING_TREE,
             E::MacMismatch | E::MacMissing | E::MacUnreadable(_) => MAC_MISMATCH,
         };
-        CliError::new(code, e.to_string())
+        let hint = match &e {
+            E::ThresholdUnreachable { .. } => {
+                Some("lower the threshold with --shamir-secret-sharing-threshold")
+            }
+            E::Unset(_) => Some("use --idempotent to succeed when the value is already absent"),
+            _ => None,
+        };
+        let err = CliError::new(code, e.to_string());
+        match hint {
+            Some(hint) => err.hint(hint),
+            None => err,
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use super::exit::{self, CliError};
 use super::key_flags::{BackendFlags, Role};
 use rsops::config::{find_config, ConfigFile, KeySpec, RuleConfig};
 use rsops::keys::registry::{split_list, SpecError, SpecOptions, BACKENDS};
-use rsops::keys::{KeyService, MasterKey};
+
 use rsops::metadata::PartialRule;
 use rsops::stores::{store_for, Format, Store, StoreOptions};
 use std::path::{Path, PathBuf};
@@ -204,24 +204,6 @@ fn spec_error(e: SpecError) -> CliError {
         Some(hint) => error.hint(hint),
         None => error,
     }
-}
-
-/// The master keys of every group, from the key service the CLI built.
-pub fn master_key_groups(
-    keys: &dyn KeyService,
-    groups: &[Vec<KeySpec>],
-) -> Result<Vec<Vec<Box<dyn MasterKey>>>, CliError> {
-    let invalid = |e: rsops::keys::KeyError| CliError::new(exit::ERROR_GENERIC, e.to_string());
-    groups
-        .iter()
-        .map(|g| {
-            let mut group = Vec::new();
-            for spec in g {
-                group.extend(keys.master_keys(spec).map_err(invalid)?);
-            }
-            Ok(group)
-        })
-        .collect()
 }
 
 /// `--decryption-order`/`SOPS_DECRYPTION_ORDER`; a repeated type is an error (exit 112).

@@ -8,6 +8,7 @@
 //! removes on every exit path, and `sys::signals` on a signal.
 
 use super::{decrypt_file_bytes, detect_encrypted, read, Error};
+use crate::keys::KeyService;
 use crate::stores::Format;
 use crate::sys::signals::Hold;
 use std::ffi::{OsStr, OsString};
@@ -169,7 +170,11 @@ pub fn local_file(spec: &str) -> Option<&str> {
 
 /// The plaintext helm should see for a file, or `None` when the file is not encrypted (it then
 /// passes through untouched). Missing files are left to helm, which reports them itself.
-pub fn plaintext_for(path: &Path, usage: Use) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
+pub fn plaintext_for(
+    keys: &dyn KeyService,
+    path: &Path,
+    usage: Use,
+) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
     if !path.is_file() {
         return Ok(None);
     }
@@ -181,18 +186,18 @@ pub fn plaintext_for(path: &Path, usage: Use) -> Result<Option<Zeroizing<Vec<u8>
         (_, Format::Binary) | (Use::SetFile, _) => format,
         (Use::Values, _) => Format::Yaml,
     };
-    decrypt_file_bytes(path, &bytes, format, Some(output)).map(Some)
+    decrypt_file_bytes(keys, path, &bytes, format, Some(output)).map(Some)
 }
 
 /// The `secrets://PATH` downloader: the plaintext of PATH (decrypted if encrypted) for helm's
 /// stdout protocol. helm passes `certFile keyFile caFile URL`; the URL is the last argument.
-pub fn download(url: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+pub fn download(keys: &dyn KeyService, url: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
     let path = url
         .split_once("://")
         .map(|(_, rest)| rest)
         .ok_or_else(|| Error::Usage(format!("`{url}` is not a secrets:// URL")))?;
     let path = Path::new(path);
-    match plaintext_for(path, Use::Values)? {
+    match plaintext_for(keys, path, Use::Values)? {
         Some(plain) => Ok(plain),
         None => Ok(Zeroizing::new(read(path)?)),
     }
@@ -210,7 +215,11 @@ pub trait Stash {
 /// The decrypted files of one run plus the rewritten arguments. As in helm-secrets, a file
 /// written `?path` is left out when it does not exist (every missing local file is, with
 /// `HELM_SECRETS_IGNORE_MISSING_VALUES=true`); other missing files are left to helm to report.
-pub fn prepare(args: &[OsString], stash: &mut dyn Stash) -> Result<Vec<OsString>, Error> {
+pub fn prepare(
+    keys: &dyn KeyService,
+    args: &[OsString],
+    stash: &mut dyn Stash,
+) -> Result<Vec<OsString>, Error> {
     let ignore_missing = std::env::var("HELM_SECRETS_IGNORE_MISSING_VALUES")
         .is_ok_and(|v| v.eq_ignore_ascii_case("true"));
     let mut count = 0;
@@ -231,7 +240,7 @@ pub fn prepare(args: &[OsString], stash: &mut dyn Stash) -> Result<Vec<OsString>
         if optional && !Path::new(file).exists() {
             return Ok(Swapped::Drop);
         }
-        match plaintext_for(Path::new(file), usage)? {
+        match plaintext_for(keys, Path::new(file), usage)? {
             Some(plain) => {
                 count += 1;
                 let label = Path::new(file)
@@ -420,9 +429,9 @@ pub fn run_helm(
 /// The whole wrapper: decrypt, run helm, clean up. A signal while decrypting ends rsops through
 /// `sys::signals` (the stash's directory, if any, is removed); one that arrives between the
 /// decryption and helm's start is delivered to helm as soon as it runs.
-pub fn wrap(args: &[OsString]) -> Result<i32, Error> {
+pub fn wrap(keys: &dyn KeyService, args: &[OsString]) -> Result<i32, Error> {
     let mut stash = new_stash()?;
-    let rewritten = prepare(args, stash.as_mut())?;
+    let rewritten = prepare(keys, args, stash.as_mut())?;
     let hold = crate::sys::signals::hold();
     let code = run_helm(&helm_bin(), &rewritten, stash.as_mut(), &hold);
     drop(stash);

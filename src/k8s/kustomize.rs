@@ -9,6 +9,7 @@
 
 use super::secret::{self, entries_from_document, Entry, SecretMeta};
 use super::{decrypt_document, decrypt_required, Error};
+use crate::keys::KeyService;
 use crate::stores::{store_for, Format};
 use crate::tree::{Document, ListItem, Map, Node};
 use std::path::Path;
@@ -88,19 +89,24 @@ fn key_and_path(spec: &str) -> Result<(String, &str), Error> {
     }
 }
 
-fn file_entries(specs: &[String], text: bool, base: &Path) -> Result<Vec<Entry>, Error> {
+fn file_entries(
+    keys: &dyn KeyService,
+    specs: &[String],
+    text: bool,
+    base: &Path,
+) -> Result<Vec<Entry>, Error> {
     specs
         .iter()
         .map(|spec| {
             let (key, path) = key_and_path(spec)?;
-            let (value, _) = decrypt_required(&base.join(path))?;
+            let (value, _) = decrypt_required(keys, &base.join(path))?;
             Ok(Entry { key, value, text })
         })
         .collect()
 }
 
 /// One `secretFrom[]` entry as a Secret.
-fn secret_from(spec: &Map, base: &Path) -> Result<Map, Error> {
+fn secret_from(keys: &dyn KeyService, spec: &Map, base: &Path) -> Result<Map, Error> {
     let metadata = spec.get("metadata").and_then(Node::as_map);
     let name = metadata
         .and_then(|m| str_field(m, "name"))
@@ -130,11 +136,16 @@ fn secret_from(spec: &Map, base: &Path) -> Result<Map, Error> {
         annotations,
         immutable: bool_field(spec, "immutable").unwrap_or(false),
     };
-    let mut entries = file_entries(&str_list(spec, "files")?, true, base)?;
-    entries.extend(file_entries(&str_list(spec, "binaryFiles")?, false, base)?);
+    let mut entries = file_entries(keys, &str_list(spec, "files")?, true, base)?;
+    entries.extend(file_entries(
+        keys,
+        &str_list(spec, "binaryFiles")?,
+        false,
+        base,
+    )?);
     for env in str_list(spec, "envs")? {
         let path = base.join(&env);
-        let (doc, _) = decrypt_document(&path)?;
+        let (doc, _) = decrypt_document(keys, &path)?;
         entries.extend(entries_from_document(&doc, &path, &[], true)?);
     }
     secret::validate(&meta, &entries)?;
@@ -142,10 +153,10 @@ fn secret_from(spec: &Map, base: &Path) -> Result<Map, Error> {
 }
 
 /// The resources a generator config yields, paths relative to `base`.
-pub fn generate(config: &Map, base: &Path) -> Result<Vec<Map>, Error> {
+pub fn generate(keys: &dyn KeyService, config: &Map, base: &Path) -> Result<Vec<Map>, Error> {
     let mut resources = Vec::new();
     for file in str_list(config, "files")? {
-        let (mut doc, _) = decrypt_document(&base.join(file))?;
+        let (mut doc, _) = decrypt_document(keys, &base.join(file))?;
         resources.append(&mut doc.branches);
     }
     match config.get("secretFrom") {
@@ -156,7 +167,7 @@ pub fn generate(config: &Map, base: &Path) -> Result<Vec<Map>, Error> {
                     let spec = node.as_map().ok_or_else(|| {
                         Error::Usage("secretFrom entries must be mappings".into())
                     })?;
-                    resources.push(secret_from(spec, base)?);
+                    resources.push(secret_from(keys, spec, base)?);
                 }
             }
         }
@@ -166,19 +177,19 @@ pub fn generate(config: &Map, base: &Path) -> Result<Vec<Map>, Error> {
 }
 
 /// Legacy exec plugin: the config file's path in, the resources (multi-document YAML) out.
-pub fn legacy(config_path: &Path) -> Result<Zeroizing<Vec<u8>>, Error> {
+pub fn legacy(keys: &dyn KeyService, config_path: &Path) -> Result<Zeroizing<Vec<u8>>, Error> {
     let bytes = super::read(config_path)?;
     let doc = parse_yaml(&bytes, "the generator config")?;
     let config = doc
         .branches
         .first()
         .ok_or_else(|| Error::Usage("the generator config is empty".into()))?;
-    let resources = generate(config, Path::new("."))?;
+    let resources = generate(keys, config, Path::new("."))?;
     secret::emit_yaml(resources)
 }
 
 /// KRM function: a `ResourceList` in; the same list with the generated resources appended out.
-pub fn krm(input: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
+pub fn krm(keys: &dyn KeyService, input: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
     let doc = parse_yaml(input, "the ResourceList on stdin")?;
     let list = doc
         .branches
@@ -197,7 +208,7 @@ pub fn krm(input: &[u8]) -> Result<Zeroizing<Vec<u8>>, Error> {
         Some(Node::List(items)) => items.clone(),
         _ => Vec::new(),
     };
-    for resource in generate(config, Path::new("."))? {
+    for resource in generate(keys, config, Path::new("."))? {
         items.push(ListItem::Value(Node::Map(resource)));
     }
     let mut out = Map::new();

@@ -6,7 +6,8 @@ pub mod helm;
 pub mod kustomize;
 pub mod secret;
 
-use crate::ops::{self, PlainRequest};
+use crate::file::{self, SopsFile};
+use crate::keys::KeyService;
 use crate::stores::{store_for, Format, StoreError, StoreOptions};
 use crate::tree::{Document, Scalar};
 use std::path::{Path, PathBuf};
@@ -18,7 +19,7 @@ pub enum Error {
     Decrypt {
         path: PathBuf,
         #[source]
-        source: ops::Error,
+        source: file::Error,
     },
     #[error("could not read {}: {source}", path.display())]
     Read {
@@ -36,7 +37,7 @@ pub enum Error {
 
 impl Error {
     /// The library error behind a failed decryption, so the CLI can exit with sops's code.
-    pub fn ops_error(&self) -> Option<&ops::Error> {
+    pub fn file_error(&self) -> Option<&file::Error> {
         match self {
             Error::Decrypt { source, .. } => Some(source),
             _ => None,
@@ -63,6 +64,10 @@ pub fn detect_encrypted(bytes: &[u8], path: &Path) -> Result<Option<Format>, Err
         let store = store_for(format, StoreOptions::default());
         match store.load_encrypted(bytes) {
             Ok((_, Some(_))) => return Ok(Some(format)),
+            // Malformed metadata is read as encrypted, then fails to load in its own format.
+            Err(StoreError::Metadata(_)) if format == Format::from_path(path) => {
+                return Ok(Some(format))
+            }
             Ok((_, None)) => {}
             Err(e @ StoreError::Metadata(_)) => broken = broken.or(Some(e)),
             Err(_) => {}
@@ -71,7 +76,7 @@ pub fn detect_encrypted(bytes: &[u8], path: &Path) -> Result<Option<Format>, Err
     match broken {
         Some(e) => Err(Error::Decrypt {
             path: path.to_path_buf(),
-            source: ops::Error::Store(e),
+            source: file::Error::Store(e),
         }),
         None => Ok(None),
     }
@@ -98,6 +103,7 @@ pub fn read(path: &Path) -> Result<Vec<u8>, Error> {
 /// An encrypted file's plaintext, as `sops decrypt` prints it (`output` defaults to the
 /// file's own format).
 pub fn decrypt_file_bytes(
+    keys: &dyn KeyService,
     path: &Path,
     bytes: &[u8],
     format: Format,
@@ -106,49 +112,44 @@ pub fn decrypt_file_bytes(
     let options = StoreOptions::default();
     let input = store_for(format, options);
     let out = store_for(output.unwrap_or(format), options);
-    // The generators are still handed paths, not a key service (issue 12 moves them onto one).
-    let keys = crate::keys::EnvKeys::from_env();
-    ops::decrypt_to_plain(
-        bytes,
-        &PlainRequest {
-            input: input.as_ref(),
-            output: out.as_ref(),
-            ignore_mac: false,
-            decryption_order: &decryption_order(),
-            keys: &keys,
-        },
-    )
-    .map_err(|source| Error::Decrypt {
-        path: path.to_path_buf(),
-        source,
-    })
+    SopsFile::decrypt(input.as_ref(), bytes, keys, &decryption_order())
+        .and_then(|file| file.emit_plain(out.as_ref()))
+        .map_err(|source| Error::Decrypt {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// Reads and decrypts a file that must be encrypted; returns its plaintext and its format.
-pub fn decrypt_required(path: &Path) -> Result<(Zeroizing<Vec<u8>>, Format), Error> {
+pub fn decrypt_required(
+    keys: &dyn KeyService,
+    path: &Path,
+) -> Result<(Zeroizing<Vec<u8>>, Format), Error> {
     let bytes = read(path)?;
     let format = detect_encrypted(&bytes, path)?.ok_or_else(|| Error::NotEncrypted {
         path: path.to_path_buf(),
     })?;
-    Ok((decrypt_file_bytes(path, &bytes, format, None)?, format))
+    Ok((
+        decrypt_file_bytes(keys, path, &bytes, format, None)?,
+        format,
+    ))
 }
 
 /// Reads and decrypts a file that must be encrypted, as a document (for per-key use).
-pub fn decrypt_document(path: &Path) -> Result<(Document, Format), Error> {
+pub fn decrypt_document(keys: &dyn KeyService, path: &Path) -> Result<(Document, Format), Error> {
     let bytes = read(path)?;
     let format = detect_encrypted(&bytes, path)?.ok_or_else(|| Error::NotEncrypted {
         path: path.to_path_buf(),
     })?;
     let store = store_for(format, StoreOptions::default());
-    let keys = crate::keys::EnvKeys::from_env();
-    let order = decryption_order();
-    let doc = ops::decrypt_bytes_to_document(&bytes, store.as_ref(), &keys, &order).map_err(
-        |source| Error::Decrypt {
-            path: path.to_path_buf(),
-            source,
-        },
-    )?;
-    Ok((doc, format))
+    let file =
+        SopsFile::decrypt(store.as_ref(), &bytes, keys, &decryption_order()).map_err(|source| {
+            Error::Decrypt {
+                path: path.to_path_buf(),
+                source,
+            }
+        })?;
+    Ok((file.into_document(), format))
 }
 
 /// A leaf's bytes as sops prints it in flat formats (dotenv/INI): numbers in Go's spelling.

@@ -2,6 +2,7 @@
 
 use super::json::JsonStore;
 use super::{Store, StoreError, StoreOptions};
+use crate::metadata::Metadata;
 use crate::tree::{Document, Map, MapItem, Node, Scalar};
 
 const DATA_KEY: &str = "data";
@@ -30,10 +31,6 @@ fn emit_error(message: &str) -> StoreError {
 }
 
 impl Store for BinaryStore {
-    fn empty_key_list(&self) -> Node {
-        Node::Scalar(Scalar::Null)
-    }
-
     /// The bytes are taken as they are: text stays a string, anything else is kept as bytes
     /// (sops encrypts both alike, as type `str`).
     fn load_plain(&self, bytes: &[u8]) -> Result<Document, StoreError> {
@@ -46,7 +43,7 @@ impl Store for BinaryStore {
         Ok(Document::single(map))
     }
 
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError> {
         self.json.load_encrypted(bytes)
     }
 
@@ -68,7 +65,7 @@ impl Store for BinaryStore {
         }
     }
 
-    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+    fn emit_encrypted(&self, doc: Document, metadata: &Metadata) -> Result<Vec<u8>, StoreError> {
         self.json.emit_encrypted(doc, metadata)
     }
 
@@ -126,15 +123,19 @@ mod tests {
             ..StoreOptions::default()
         });
         let doc = store.load_plain(b"abc").unwrap();
-        let mut meta = Map::new();
-        meta.push("version", Node::str("3.11.0"));
-        let out = store.emit_encrypted(doc, Node::Map(meta)).unwrap();
-        assert_eq!(
-            String::from_utf8(out.clone()).unwrap(),
-            "{\n  \"data\": \"abc\",\n  \"sops\": {\n    \"version\": \"3.11.0\"\n  }\n}\n"
+        let meta = crate::stores::sample_metadata(1);
+        let out = store.emit_encrypted(doc, &meta).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(
+            text.starts_with("{\n  \"data\": \"abc\",\n  \"sops\": {\n    \""),
+            "{text}"
         );
-        let (doc, meta) = store.load_encrypted(&out).unwrap();
+        assert!(
+            text.ends_with("\"version\": \"3.11.0\"\n  }\n}\n"),
+            "{text}"
+        );
+        let (doc, back) = store.load_encrypted(&out).unwrap();
         assert_eq!(doc.branches[0].get("data").unwrap().as_str(), Some("abc"));
-        assert!(meta.is_some());
+        assert_eq!(back, Some(meta));
     }
 }

@@ -2,8 +2,9 @@
 //! `\n` as the only escape; the metadata as flattened `sops_…` lines after the data.
 
 use super::flatten::{flatten, unflatten};
-use super::{Store, StoreError};
+use super::{metadata_wire, read_metadata, Store, StoreError};
 use crate::crypto::format_float_g;
+use crate::metadata::Metadata;
 use crate::tree::{Document, Map, MapItem, Node, Scalar};
 
 const SOPS_PREFIX: &str = "sops_";
@@ -121,7 +122,7 @@ impl Store for DotenvStore {
         Ok(Document::single(map))
     }
 
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError> {
         let doc = self.load_plain(bytes)?;
         let mut data = Map::new();
         let mut pairs = Vec::new();
@@ -143,7 +144,7 @@ impl Store for DotenvStore {
         } else {
             Some(unflatten(pairs)?)
         };
-        Ok((Document::single(data), metadata))
+        Ok((Document::single(data), read_metadata(metadata)?))
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>, StoreError> {
@@ -156,9 +157,9 @@ impl Store for DotenvStore {
         Ok(out)
     }
 
-    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+    fn emit_encrypted(&self, doc: Document, metadata: &Metadata) -> Result<Vec<u8>, StoreError> {
         let mut out = self.emit_plain(&doc)?;
-        let lines: Vec<MapItem> = flatten(&metadata)
+        let lines: Vec<MapItem> = flatten(&metadata_wire::to_node(metadata))
             .into_iter()
             .map(|(key, value)| MapItem::Entry {
                 key: format!("{SOPS_PREFIX}{key}"),
@@ -247,18 +248,18 @@ mod tests {
     fn metadata_is_flattened_and_read_back() {
         let doc = DotenvStore.load_plain(b"A=1\n").unwrap();
         assert!(!DotenvStore.has_metadata(&doc));
-        let mut meta = Map::new();
-        meta.push("version", Node::str("3.11.0"));
-        meta.push("mac", Node::str("m\nn"));
-        let out = DotenvStore.emit_encrypted(doc, Node::Map(meta)).unwrap();
-        assert_eq!(out, b"A=1\nsops_mac=m\\nn\nsops_version=3.11.0\n".to_vec());
-        let (doc, meta) = DotenvStore.load_encrypted(&out).unwrap();
-        assert_eq!(doc.branches[0].items.len(), 1);
-        let meta = meta.unwrap();
-        assert_eq!(
-            meta.as_map().unwrap().get("mac").unwrap().as_str(),
-            Some("m\nn")
+        let meta = crate::stores::sample_metadata(1);
+        let out = DotenvStore.emit_encrypted(doc, &meta).unwrap();
+        let text = String::from_utf8(out.clone()).unwrap();
+        assert!(text.starts_with("A=1\nsops_"), "{text}");
+        assert!(
+            text.contains("\nsops_age__list_0__map_enc=line1\\nline2\n"),
+            "{text}"
         );
+        assert!(text.ends_with("\nsops_version=3.11.0\n"), "{text}");
+        let (doc, back) = DotenvStore.load_encrypted(&out).unwrap();
+        assert_eq!(doc.branches[0].items.len(), 1);
+        assert_eq!(back, Some(meta));
         let plain = DotenvStore.load_plain(&out).unwrap();
         assert!(DotenvStore.has_metadata(&plain));
     }

@@ -9,6 +9,7 @@ pub mod json;
 pub mod metadata_wire;
 pub mod yaml;
 
+use crate::metadata::Metadata;
 use crate::tree::{Document, Node};
 use std::path::Path;
 
@@ -123,30 +124,53 @@ fn location(line: Option<usize>, column: Option<usize>) -> String {
     }
 }
 
-/// What every format implements. The `sops` metadata travels as a [`Node`] in its wire shape
-/// (see [`metadata_wire`]); stores only decide where it sits in their syntax.
+/// What every format implements. The `sops` metadata crosses this boundary as the domain
+/// [`Metadata`]: where it sits in the format's syntax, and how its wire shape is spelled there
+/// (flattened keys, JSON's `null` for an empty key list), stays inside the store.
 pub trait Store {
     /// Parses a plaintext file.
     fn load_plain(&self, bytes: &[u8]) -> Result<Document, StoreError>;
-    /// Parses an encrypted file and takes its metadata out of the document (`None` if absent).
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError>;
+    /// Parses an encrypted file and takes its metadata out of the document (`None` if absent;
+    /// present but malformed is [`StoreError::Metadata`]).
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError>;
     /// Writes a plaintext document.
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>, StoreError>;
     /// Writes an encrypted document with its metadata.
-    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError>;
+    fn emit_encrypted(&self, doc: Document, metadata: &Metadata) -> Result<Vec<u8>, StoreError>;
     /// Writes one value for `decrypt --extract` (strings are printed raw by the caller).
     fn emit_value(&self, value: &Node) -> Result<Vec<u8>, StoreError>;
-    /// How the empty `hc_vault`/`age` lists of a key group are written: Go marshals those nil
-    /// slices as `[]` in YAML and as `null` in JSON.
-    fn empty_key_list(&self) -> Node {
-        Node::List(Vec::new())
-    }
     /// True when a plaintext document already carries sops metadata in this format's sense
     /// (a top-level `sops` key; for dotenv any `sops_` key): encrypting it again is refused.
     fn has_metadata(&self, doc: &Document) -> bool {
         doc.branches
             .first()
             .is_some_and(|branch| branch.contains_key("sops"))
+    }
+}
+
+/// The domain metadata of a `sops` block a store found (if it found one).
+fn read_metadata(node: Option<Node>) -> Result<Option<Metadata>, StoreError> {
+    node.as_ref().map(metadata_wire::from_node).transpose()
+}
+
+/// Metadata that every loader accepts, for the stores' own tests: one age key whose `enc`
+/// spans lines (as an armored age stanza does).
+#[cfg(test)]
+pub(crate) fn sample_metadata(groups: usize) -> Metadata {
+    use crate::metadata::{AgeStanza, KeyGroup, KeyStanza};
+    let group = |i: usize| KeyGroup {
+        keys: vec![KeyStanza::Age(AgeStanza {
+            recipient: format!("age1recipient{i}"),
+            enc: "line1\nline2".to_string(),
+        })],
+    };
+    Metadata {
+        key_groups: (0..groups).map(group).collect(),
+        shamir_threshold: if groups > 1 { groups } else { 0 },
+        last_modified: "2024-01-02T03:04:05Z".to_string(),
+        mac: Some("m".to_string()),
+        version: "3.11.0".to_string(),
+        ..Metadata::default()
     }
 }
 

@@ -1,36 +1,43 @@
-//! What the commands that change an encrypted file share: open it (decrypting with an IV stash,
-//! so unchanged values keep their ciphertext), and write it back.
+//! What the commands that change an encrypted file share: where the file is and which stores
+//! read and write it; the operations themselves are `rsops::file`'s.
 
 use crate::cli::args::{DecryptFlags, FormatArgs, GlobalArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
-use rsops::crypto::{DataKey, IvStash};
-use rsops::metadata::{Metadata, WRITTEN_VERSION};
-use rsops::ops;
+use rsops::file::{EncryptedFile, MacCheck, SopsFile};
+use rsops::keys::KeyService;
 use rsops::stores::Store;
-use rsops::tree::Document;
 use std::path::{Path, PathBuf};
 
-pub struct Opened {
+/// The file a command changes, and the stores that read and write it.
+pub struct Target {
     pub path: PathBuf,
     pub in_store: Box<dyn Store>,
     pub out_store: Box<dyn Store>,
-    pub doc: Document,
-    pub meta: Metadata,
-    pub data_key: DataKey,
-    pub stash: IvStash,
 }
 
-/// The input and output stores for a file.
-pub type StorePair = (Box<dyn Store>, Box<dyn Store>);
+impl Target {
+    pub fn new(global: &GlobalArgs, file: &Path, format: &FormatArgs) -> Result<Target, CliError> {
+        let path = input_file(file)?;
+        let setup = plan::Setup::new(global, Some(&path), format)?;
+        Ok(Target {
+            in_store: setup.in_store(),
+            out_store: setup.out_store(),
+            path,
+        })
+    }
 
-pub fn stores(
-    global: &GlobalArgs,
-    file: &Path,
-    format: &FormatArgs,
-) -> Result<StorePair, CliError> {
-    let setup = plan::Setup::new(global, Some(file), format)?;
-    Ok((setup.in_store(), setup.out_store()))
+    /// The file as its store reads it, values still encrypted.
+    pub fn load(&self) -> Result<EncryptedFile, CliError> {
+        let bytes = io::read_input(Some(&self.path))?;
+        Ok(EncryptedFile::load(self.in_store.as_ref(), &bytes)?)
+    }
+
+    /// Encrypts the (changed) file again, keeping unchanged values' ciphertext, and writes it.
+    pub fn reseal(&self, file: SopsFile) -> Result<(), CliError> {
+        let bytes = file.reseal(self.out_store.as_ref())?;
+        io::write_atomic(&self.path, &bytes, io::Contents::Ciphertext)
+    }
 }
 
 /// The file a subcommand works on. sops's subcommands report a missing one as unreadable input
@@ -42,71 +49,24 @@ pub fn input_file(file: &Path) -> Result<PathBuf, CliError> {
     })
 }
 
-/// Reads and decrypts `file`, remembering every value's IV.
+pub fn mac_check(flags: &DecryptFlags) -> MacCheck {
+    if flags.ignore_mac {
+        MacCheck::Ignore
+    } else {
+        MacCheck::Verify
+    }
+}
+
+/// Reads and decrypts `file`.
 pub fn open(
     global: &GlobalArgs,
     file: &Path,
     format: &FormatArgs,
     flags: &DecryptFlags,
-) -> Result<Opened, CliError> {
-    let path = input_file(file)?;
-    let (in_store, out_store) = stores(global, &path, format)?;
+    keys: &dyn KeyService,
+) -> Result<(Target, SopsFile), CliError> {
+    let target = Target::new(global, file, format)?;
     let order = plan::decryption_order(flags.decryption_order.as_deref())?;
-    let bytes = io::read_input(Some(&path))?;
-    let encrypted = ops::load_encrypted(in_store.as_ref(), &bytes)?;
-    let stash = IvStash::default();
-    let keys = rsops::keys::EnvKeys::from_env();
-    let options = ops::DecryptOptions {
-        keys: &keys,
-        decryption_order: &order,
-        ignore_mac: flags.ignore_mac,
-        stash: Some(&stash),
-    };
-    let decrypted = ops::decrypt(encrypted, &options)?;
-    Ok(Opened {
-        path,
-        in_store,
-        out_store,
-        doc: decrypted.doc,
-        meta: decrypted.meta,
-        data_key: decrypted.data_key,
-        stash,
-    })
-}
-
-/// Files written by older sops versions are upgraded to the version rsops writes.
-pub fn bump_version(meta: &mut Metadata) {
-    let parse = |v: &str| -> Option<(u64, u64, u64)> {
-        let core = v.trim_start_matches('v').split(['-', '+']).next()?;
-        let mut parts = core.split('.').map(|p| p.parse::<u64>().ok());
-        Some((
-            parts.next()??,
-            parts.next()??,
-            parts.next().flatten().unwrap_or(0),
-        ))
-    };
-    let older = match (parse(&meta.version), parse(WRITTEN_VERSION)) {
-        (Some(old), Some(new)) => old < new,
-        _ => true,
-    };
-    if older {
-        meta.version = WRITTEN_VERSION.to_string();
-    }
-}
-
-/// Encrypts the (changed) document again under its data key and emits the file.
-pub fn reseal(opened: Opened) -> Result<(PathBuf, Vec<u8>), CliError> {
-    let Opened {
-        path,
-        out_store,
-        mut doc,
-        mut meta,
-        data_key,
-        stash,
-        ..
-    } = opened;
-    bump_version(&mut meta);
-    ops::seal(&mut doc, &mut meta, &data_key, Some(&stash))?;
-    let bytes = ops::emit_encrypted(out_store.as_ref(), doc, &meta)?;
-    Ok((path, bytes))
+    let opened = target.load()?.open(keys, &order, mac_check(flags))?;
+    Ok((target, opened))
 }

@@ -1,11 +1,8 @@
 use crate::cli::args::{DecryptArgs, GlobalArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
-use rsops::ops;
-use rsops::stores::Store;
-use rsops::tree::path::{lookup, parse_tree_path, Found, PathComponent};
-use rsops::tree::{Node, Scalar};
-use zeroize::Zeroizing;
+use rsops::file::{EncryptedFile, MacCheck};
+use rsops::tree::path::parse_tree_path;
 
 pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     if args.file.is_none() && args.in_place {
@@ -37,28 +34,25 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     let input = io::read_input(file.as_deref())?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
-    let encrypted = ops::load_encrypted(in_store.as_ref(), &input)?;
     let keys = rsops::keys::EnvKeys::from_env();
-    let options = ops::DecryptOptions {
-        keys: &keys,
-        decryption_order: &order,
-        ignore_mac: args.ignore_mac,
-        stash: None,
+    let mac = if args.ignore_mac {
+        MacCheck::Ignore
+    } else {
+        MacCheck::Verify
     };
-    let decrypted = ops::decrypt(encrypted, &options)?;
-    if decrypted.plain_comments > 0 {
+    let mut opened = EncryptedFile::load(in_store.as_ref(), &input)?.decrypt(&keys, &order, mac)?;
+    if opened.plain_comments() > 0 {
         eprintln!(
             "warning: {} comment(s) in the file were not encrypted; this is expected for files written by old sops versions",
-            decrypted.plain_comments
+            opened.plain_comments()
         );
     }
-    let mut doc = decrypted.doc;
     let output = if extract.is_empty() {
-        Zeroizing::new(out_store.emit_plain(&doc).map_err(ops::Error::from)?)
+        opened.emit_plain(out_store.as_ref())?
     } else {
-        extract_value(&mut doc, &extract, out_store.as_ref())?
+        opened.extract(&extract, out_store.as_ref())?
     };
-    doc.wipe_and_leak();
+    opened.into_document().wipe_and_leak();
     let in_place = if args.in_place { file.as_deref() } else { None };
     io::write_output(
         &output,
@@ -66,39 +60,4 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         in_place,
         args.output.as_deref(),
     )
-}
-
-/// `--extract`: a string prints raw, a mapping as a whole document, anything else through the
-/// output store's single-value form.
-fn extract_value(
-    doc: &mut rsops::tree::Document,
-    path: &[PathComponent],
-    store: &dyn Store,
-) -> Result<Zeroizing<Vec<u8>>, CliError> {
-    let first = doc
-        .branches
-        .first()
-        .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, "the document is empty"))?;
-    let not_found = |e: rsops::tree::path::LookupError| {
-        CliError::new(exit::ERROR_GENERIC, format!("error truncating tree: {e}"))
-    };
-    let bytes = match lookup(first, path).map_err(not_found)? {
-        Found::Map(map) => {
-            let map = map.clone();
-            doc.branches[0] = map;
-            out(store.emit_plain(doc))?
-        }
-        Found::Node(Node::Scalar(Scalar::Str(s))) => s.as_bytes().to_vec(),
-        Found::Node(Node::Scalar(Scalar::Bytes(b))) => b.clone(),
-        Found::Comment(c) => c.as_bytes().to_vec(),
-        Found::Node(node) => {
-            let node = node.clone();
-            out(store.emit_value(&node))?
-        }
-    };
-    Ok(Zeroizing::new(bytes))
-}
-
-fn out(result: Result<Vec<u8>, rsops::stores::StoreError>) -> Result<Vec<u8>, CliError> {
-    result.map_err(|e| CliError::from(ops::Error::from(e)))
 }

@@ -1,15 +1,15 @@
 //! `rsops edit`: plaintext goes to a 0600 file in a private 0700 directory, the editor runs, the
 //! result is re-encrypted keeping the IV of every unchanged value (one-line edit, one-line diff).
 
-use super::common::{self, Opened};
+use super::common::{self, Target};
 use super::encrypt::NewFileKeys;
 use crate::cli::args::{EditArgs, GlobalArgs};
 use crate::cli::exit::{self, CliError};
-use crate::cli::{io, plan};
-use rsops::crypto::{DataKey, IvStash};
-use rsops::metadata::{Metadata, WRITTEN_VERSION};
-use rsops::ops;
-use rsops::stores::{metadata_wire, Format, Store};
+use crate::cli::plan;
+use rsops::file::SopsFile;
+use rsops::keys::KeyService;
+use rsops::metadata::Metadata;
+use rsops::stores::Format;
 use rsops::sys::scratch::ScratchDir;
 use sha2::{Digest, Sha256};
 use std::io::BufRead;
@@ -91,81 +91,41 @@ fn ask_to_reopen() -> Result<(), CliError> {
     }
 }
 
-struct Session {
-    path: PathBuf,
-    in_store: Box<dyn Store>,
-    out_store: Box<dyn Store>,
-    doc: rsops::tree::Document,
-    meta: Metadata,
-    data_key: DataKey,
-    stash: IvStash,
-}
-
-fn new_file_session(
+/// A file that does not exist yet starts as its format's example, keyed as `encrypt` would.
+fn new_file(
     global: &GlobalArgs,
     args: &EditArgs,
     path: PathBuf,
-) -> Result<Session, CliError> {
+    service: &dyn KeyService,
+) -> Result<(Target, SopsFile), CliError> {
     let setup = plan::Setup::new(global, Some(&path), &args.format)?;
-    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup)?;
-    let in_store = setup.in_store();
-    let out_store = setup.out_store();
-    let doc = in_store
-        .load_plain(example(setup.formats.input).as_bytes())
-        .map_err(ops::Error::from)?;
-    let plan = keys.plan();
-    let data_key = DataKey::generate();
-    let (key_groups, threshold) =
-        rsops::keys::groups::wrap_groups(&data_key, plan.key_groups, plan.shamir_threshold)
-            .map_err(ops::Error::from)?;
-    Ok(Session {
+    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup, service)?;
+    let target = Target {
         path,
-        in_store,
-        out_store,
-        doc,
-        meta: Metadata {
-            key_groups,
-            shamir_threshold: threshold,
-            rule: plan.rule.clone(),
-            mac_only_encrypted: plan.mac_only_encrypted,
-            version: WRITTEN_VERSION.to_string(),
-            ..Metadata::default()
-        },
-        data_key,
-        stash: IvStash::default(),
-    })
-}
-
-fn existing_session(opened: Opened) -> Session {
-    Session {
-        path: opened.path,
-        in_store: opened.in_store,
-        out_store: opened.out_store,
-        doc: opened.doc,
-        meta: opened.meta,
-        data_key: opened.data_key,
-        stash: opened.stash,
-    }
+        in_store: setup.in_store(),
+        out_store: setup.out_store(),
+    };
+    let doc = target
+        .in_store
+        .load_plain(example(setup.formats.input).as_bytes())
+        .map_err(rsops::file::Error::from)?;
+    let file = SopsFile::create(doc, &keys.plan())?;
+    Ok((target, file))
 }
 
 pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
     let path = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
-    let mut session = if path.exists() {
-        existing_session(common::open(global, &path, &args.format, &args.decrypt)?)
+    let keys = rsops::keys::EnvKeys::from_env();
+    let (target, mut file) = if path.exists() {
+        common::open(global, &path, &args.format, &args.decrypt, &keys)?
     } else {
-        new_file_session(global, args, path)?
+        new_file(global, args, path, &keys)?
     };
-    let plaintext = Zeroizing::new(if args.show_master_keys {
-        session
-            .out_store
-            .emit_encrypted(session.doc.clone(), metadata_wire::to_node(&session.meta))
-            .map_err(ops::Error::from)?
+    let plaintext = if args.show_master_keys {
+        file.emit_with_metadata(target.out_store.as_ref())?
     } else {
-        session
-            .out_store
-            .emit_plain(&session.doc)
-            .map_err(ops::Error::from)?
-    });
+        file.emit_plain(target.out_store.as_ref())?
+    };
     crate::cli::catch_terminating_signals();
     let scratch = ScratchDir::new().map_err(|e| {
         CliError::new(
@@ -173,7 +133,7 @@ pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
             format!("could not create a private temporary directory: {e}"),
         )
     })?;
-    let name = session
+    let name = target
         .path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -199,12 +159,9 @@ pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
                 "File has not changed, exiting.",
             ));
         }
-        match parse_edit(&session, &edited, args.show_master_keys) {
+        match parse_edit(&target, &edited, args.show_master_keys) {
             Ok((doc, meta)) => {
-                session.doc = doc;
-                if let Some(meta) = meta {
-                    session.meta = meta;
-                }
+                file.replace(doc, meta);
                 break;
             }
             Err(e) => {
@@ -214,20 +171,12 @@ pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
         }
     }
     drop(scratch);
-    common::bump_version(&mut session.meta);
-    ops::seal(
-        &mut session.doc,
-        &mut session.meta,
-        &session.data_key,
-        Some(&session.stash),
-    )?;
-    let bytes = ops::emit_encrypted(session.out_store.as_ref(), session.doc, &session.meta)?;
-    io::write_atomic(&session.path, &bytes, io::Contents::Ciphertext)
+    target.reseal(file)
 }
 
 type Edited = (rsops::tree::Document, Option<Metadata>);
 
-fn parse_edit(session: &Session, edited: &[u8], with_metadata: bool) -> Result<Edited, CliError> {
+fn parse_edit(target: &Target, edited: &[u8], with_metadata: bool) -> Result<Edited, CliError> {
     let invalid = |e: String| {
         CliError::new(
             exit::COULD_NOT_READ_INPUT_FILE,
@@ -235,16 +184,15 @@ fn parse_edit(session: &Session, edited: &[u8], with_metadata: bool) -> Result<E
         )
     };
     let (doc, meta) = if with_metadata {
-        let (doc, node) = session
+        let (doc, meta) = target
             .in_store
             .load_encrypted(edited)
             .map_err(|e| invalid(e.to_string()))?;
-        let node = node.ok_or_else(|| invalid("the sops metadata section is missing".into()))?;
-        let meta = metadata_wire::from_node(&node).map_err(|e| invalid(e.to_string()))?;
+        let meta = meta.ok_or_else(|| invalid("the sops metadata section is missing".into()))?;
         (doc, Some(meta))
     } else {
         (
-            session
+            target
                 .in_store
                 .load_plain(edited)
                 .map_err(|e| invalid(e.to_string()))?,
@@ -256,7 +204,7 @@ fn parse_edit(session: &Session, edited: &[u8], with_metadata: bool) -> Result<E
             "the file must contain at least one document".into(),
         ));
     }
-    if !with_metadata && session.out_store.has_metadata(&doc) {
+    if !with_metadata && target.out_store.has_metadata(&doc) {
         return Err(invalid(
             "it contains a `sops` entry; edit with --show-master-keys to change the metadata"
                 .into(),

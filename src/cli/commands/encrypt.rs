@@ -1,7 +1,7 @@
 use crate::cli::args::{EncryptArgs, GlobalArgs, KeyArgs, PartialArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
-use rsops::ops::{self, EncryptPlan};
+use rsops::file::{self, EncryptPlan, SopsFile};
 
 pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     if args.file.is_none() {
@@ -25,19 +25,19 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     let file = args.file.as_deref().map(io::existing_file).transpose()?;
     let setup = plan::Setup::new(global, file.as_deref(), &args.format)?;
 
-    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup)?;
+    let service = rsops::keys::EnvKeys::from_env();
+    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup, &service)?;
     let input = io::read_input(file.as_deref())?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
-    let doc = in_store.load_plain(&input).map_err(ops::Error::from)?;
+    let doc = in_store.load_plain(&input).map_err(file::Error::from)?;
     if doc.branches.is_empty() {
-        return Err(ops::Error::EmptyDocument.into());
+        return Err(file::Error::EmptyDocument.into());
     }
     if out_store.has_metadata(&doc) {
-        return Err(ops::Error::AlreadyEncrypted.into());
+        return Err(file::Error::AlreadyEncrypted.into());
     }
-    let (encrypted, meta) = ops::encrypt_new(doc, &keys.plan())?;
-    let bytes = ops::emit_encrypted(out_store.as_ref(), encrypted, &meta)?;
+    let bytes = SopsFile::encrypt_new(doc, &keys.plan(), out_store.as_ref())?;
     let in_place = if args.in_place { file.as_deref() } else { None };
     io::write_output(
         &bytes,
@@ -62,6 +62,7 @@ impl NewFileKeys {
         keys: &KeyArgs,
         partial: &PartialArgs,
         setup: &plan::Setup,
+        service: &dyn rsops::keys::KeyService,
     ) -> Result<NewFileKeys, CliError> {
         let (config, rule_path, input) = (
             setup.config.as_ref(),
@@ -95,7 +96,7 @@ impl NewFileKeys {
             }
         };
         Ok(NewFileKeys {
-            master_keys: plan::master_key_groups(&rsops::keys::EnvKeys::from_env(), &groups)?,
+            master_keys: file::master_keys(service, &groups)?,
             threshold,
             partial,
             mac_only,

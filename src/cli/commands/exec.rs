@@ -3,7 +3,6 @@
 use crate::cli::args::{DecryptFlags, ExecEnvArgs, ExecFileArgs, FormatArgs, GlobalArgs};
 use crate::cli::exit::{self, CliError};
 
-use rsops::ops;
 use rsops::sys::scratch::{Owner, ScratchDir};
 use rsops::tree::{Document, MapItem, Node, Scalar};
 use std::io::Write;
@@ -20,8 +19,13 @@ fn decrypt(
     format: &FormatArgs,
     flags: &DecryptFlags,
 ) -> Result<(Document, Box<dyn rsops::stores::Store>), CliError> {
-    let opened = super::common::open(global, file, format, flags)?;
-    Ok((opened.doc, opened.out_store))
+    let target = super::common::Target::new(global, file, format)?;
+    let order = crate::cli::plan::decryption_order(flags.decryption_order.as_deref())?;
+    let keys = rsops::keys::EnvKeys::from_env();
+    let opened = target
+        .load()?
+        .decrypt(&keys, &order, super::common::mac_check(flags))?;
+    Ok((opened.into_document(), target.out_store))
 }
 
 /// The environment text of a value: sops's `ValToString`, as for dotenv output.
@@ -253,7 +257,11 @@ fn substitute_path(command: &str, path: &Path) -> Result<String, CliError> {
 pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError> {
     let owner = args.user.as_deref().map(lookup_user).transpose()?;
     let (doc, out_store) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
-    let plaintext = Zeroizing::new(out_store.emit_plain(&doc).map_err(ops::Error::from)?);
+    let plaintext = Zeroizing::new(
+        out_store
+            .emit_plain(&doc)
+            .map_err(rsops::file::Error::from)?,
+    );
     drop(doc);
     crate::cli::catch_terminating_signals();
     let scratch = ScratchDir::new().map_err(|e| {

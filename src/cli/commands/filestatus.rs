@@ -1,7 +1,6 @@
 use crate::cli::args::{FileStatusArgs, GlobalArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
-use rsops::stores::metadata_wire;
 
 /// Prints `{"encrypted":true}` when the file has sops metadata with a version and a MAC.
 pub fn run(global: &GlobalArgs, args: &FileStatusArgs) -> Result<(), CliError> {
@@ -18,24 +17,13 @@ pub fn run(global: &GlobalArgs, args: &FileStatusArgs) -> Result<(), CliError> {
     let options = plan::store_options(global, config.as_ref())?;
     let bytes = io::read_input(Some(file))?;
     let store = plan::store(formats.input, options);
-    let (_, node) = store.load_encrypted(&bytes).map_err(|e| {
+    let (_, meta) = store.load_encrypted(&bytes).map_err(|e| {
         CliError::new(
             exit::ERROR_GENERIC,
             format!("cannot check file status: {e}"),
         )
     })?;
-    let encrypted = match node {
-        None => false,
-        Some(node) => {
-            let meta = metadata_wire::from_node(&node).map_err(|e| {
-                CliError::new(
-                    exit::ERROR_GENERIC,
-                    format!("cannot check file status: {e}"),
-                )
-            })?;
-            !meta.version.is_empty() && meta.mac.is_some()
-        }
-    };
+    let encrypted = meta.is_some_and(|meta| !meta.version.is_empty() && meta.mac.is_some());
     println!("{{\"encrypted\":{encrypted}}}");
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! `rsops k8s secret`, `rsops helm …` and `rsops kustomize …`: thin shells over `rsops::k8s`.
 
 use crate::cli::exit::{self, CliError};
-use clap::{Args, Subcommand};
+use clap::{Args, Parser, Subcommand};
 use rsops::k8s::{self, helm, kustomize, secret};
 use rsops::tree::path::parse_tree_path;
 use std::ffi::OsString;
@@ -151,9 +151,10 @@ fn run_secret(args: &SecretArgs) -> Result<(), CliError> {
         annotations: pairs(&args.annotations, "annotation")?,
         immutable: args.immutable,
     };
+    let keys = rsops::keys::EnvKeys::from_env();
     let mut groups: Vec<(String, Vec<secret::Entry>)> = Vec::new();
     for file in &args.files {
-        let (doc, _) = k8s::decrypt_document(file).map_err(k8s_error)?;
+        let (doc, _) = k8s::decrypt_document(&keys, file).map_err(k8s_error)?;
         let entries = secret::entries_from_document(&doc, file, &extract, args.string_data)
             .map_err(k8s_error)?;
         groups.push((secret::name_from_path(file), entries));
@@ -166,7 +167,7 @@ fn run_secret(args: &SecretArgs) -> Result<(), CliError> {
                 format!("--from-file `{spec}`: write it as KEY=FILE"),
             )
         })?;
-        let (value, _) = k8s::decrypt_required(Path::new(path)).map_err(k8s_error)?;
+        let (value, _) = k8s::decrypt_required(&keys, Path::new(path)).map_err(k8s_error)?;
         from_files.push(secret::Entry {
             key: key.to_string(),
             value,
@@ -221,7 +222,7 @@ pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
             .last()
             .and_then(|a| a.to_str())
             .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, "the downloader needs a URL"))?;
-        let plain = helm::download(url).map_err(k8s_error)?;
+        let plain = helm::download(&rsops::keys::EnvKeys::from_env(), url).map_err(k8s_error)?;
         write_stdout(&plain)?;
         return Ok(0);
     }
@@ -231,11 +232,13 @@ pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
         }
     }
     crate::cli::catch_terminating_signals();
-    let code = helm::wrap(&args.args).map_err(k8s_error)?;
+    let code = helm::wrap(&rsops::keys::EnvKeys::from_env(), &args.args).map_err(k8s_error)?;
     Ok(u8::try_from(code).unwrap_or(1))
 }
 
-/// `helm secrets encrypt|decrypt|edit|view FILE…` run the matching rsops command.
+/// `helm secrets encrypt|decrypt|edit|view FILE…` run the matching rsops command in this
+/// process: its arguments are parsed as that command's and it calls the library like any other
+/// (`edit` still opens the user's editor).
 fn plugin_command(args: &[OsString]) -> Result<Option<u8>, CliError> {
     let Some(first) = args.first().and_then(|a| a.to_str()) else {
         return Ok(None);
@@ -246,29 +249,20 @@ fn plugin_command(args: &[OsString]) -> Result<Option<u8>, CliError> {
         "edit" => "edit",
         _ => return Ok(None),
     };
-    let exe = std::env::current_exe().map_err(|e| {
-        CliError::new(
-            exit::ERROR_GENERIC,
-            format!("cannot find rsops itself: {e}"),
-        )
-    })?;
-    let status = std::process::Command::new(exe)
-        .arg(mapped)
-        .args(&args[1..])
-        .status()
-        .map_err(|e| CliError::new(exit::ERROR_GENERIC, format!("cannot run rsops: {e}")))?;
-    Ok(Some(
-        status
-            .code()
-            .and_then(|c| u8::try_from(c).ok())
-            .unwrap_or(1),
-    ))
+    let argv = ["rsops", mapped]
+        .into_iter()
+        .map(OsString::from)
+        .chain(args[1..].iter().cloned());
+    // Usage errors and --help print and exit as the command itself would.
+    let cli = crate::cli::args::Cli::try_parse_from(argv).unwrap_or_else(|e| e.exit());
+    crate::cli::dispatch(cli).map(|()| Some(0))
 }
 
 /// `rsops kustomize [CONFIG]`, also reached as a binary named `ksops`.
 pub fn run_kustomize(args: &KustomizeArgs) -> Result<(), CliError> {
+    let keys = rsops::keys::EnvKeys::from_env();
     let out = match &args.config {
-        Some(path) => kustomize::legacy(path),
+        Some(path) => kustomize::legacy(&keys, path),
         None => {
             let mut input = Vec::new();
             std::io::stdin().read_to_end(&mut input).map_err(|e| {
@@ -277,7 +271,7 @@ pub fn run_kustomize(args: &KustomizeArgs) -> Result<(), CliError> {
                     format!("could not read stdin: {e}"),
                 )
             })?;
-            kustomize::krm(&input)
+            kustomize::krm(&keys, &input)
         }
     }
     .map_err(k8s_error)?;

@@ -4,10 +4,7 @@ use crate::cli::exit::{self, CliError};
 use crate::cli::ui::Reporter;
 use crate::cli::{io, plan};
 use rsops::config::KeySpec;
-use rsops::crypto::DataKey;
-use rsops::keys::groups::wrap_groups;
 use rsops::keys::registry::SpecOptions;
-use rsops::ops;
 
 /// Applies `--add-*` (to the first group) and `--rm-*` (from every group) to the file's keys.
 pub fn changed_groups(
@@ -61,31 +58,22 @@ pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
         .ok_or_else(|| CliError::new(exit::NO_FILE_SPECIFIED, "no file specified"))?;
     let progress = Reporter::status(global.quiet);
     progress.step(format!("rotate {}: decrypting", file.display()));
-    let mut opened = common::open(global, file, &args.format, &args.decrypt)?;
-    let current: Vec<Vec<KeySpec>> = opened
-        .meta
-        .key_groups
-        .iter()
-        .map(|g| g.keys.iter().map(KeySpec::from_stanza).collect())
-        .collect();
+    let keys = rsops::keys::EnvKeys::from_env();
+    let (target, mut opened) = common::open(global, file, &args.format, &args.decrypt, &keys)?;
+    let current = rsops::file::spec_groups(opened.metadata());
     let groups = changed_groups(&current, &args.changes, &args.encryption_context)?;
-    let master_keys = plan::master_key_groups(&rsops::keys::EnvKeys::from_env(), &groups)?;
-    let data_key = DataKey::generate();
     progress.step(format!(
         "rotate {}: wrapping the new data key for {} key(s)",
         file.display(),
-        master_keys.iter().map(Vec::len).sum::<usize>()
+        groups.iter().map(Vec::len).sum::<usize>()
     ));
-    let (wrapped, threshold) = wrap_groups(&data_key, &master_keys, opened.meta.shamir_threshold)
-        .map_err(ops::Error::from)?;
-    opened.meta.key_groups = wrapped;
-    opened.meta.shamir_threshold = threshold;
-    opened.data_key = data_key;
+    opened.rotate(&keys, &groups)?;
     progress.step(format!(
         "rotate {}: re-encrypting every value",
         file.display()
     ));
-    let (path, bytes) = common::reseal(opened)?;
+    let bytes = opened.reseal(target.out_store.as_ref())?;
+    let path = target.path;
     drop(progress);
     let in_place = if args.in_place {
         Some(path.as_path())

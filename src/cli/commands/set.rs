@@ -3,7 +3,7 @@ use crate::cli::args::{GlobalArgs, SetArgs, UnsetArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::io;
 use rsops::stores::{json::JsonStore, Store, StoreOptions};
-use rsops::tree::path::{parse_tree_path, set, unset, LookupError, PathComponent};
+use rsops::tree::path::{parse_tree_path, LookupError, PathComponent};
 use rsops::tree::{Node, Scalar};
 use std::io::Read;
 use std::path::PathBuf;
@@ -81,18 +81,13 @@ pub fn run_set(global: &GlobalArgs, args: &SetArgs) -> Result<(), CliError> {
         args.args[2].clone()
     };
     let value = json_value(&text)?;
-    let mut opened = common::open(global, &file, &args.format, &args.decrypt)?;
-    let root = opened
-        .doc
-        .branches
-        .first_mut()
-        .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, "the file has no document"))?;
-    let changed = set(root, &path, value);
+    let keys = rsops::keys::EnvKeys::from_env();
+    let (target, mut file) = common::open(global, &file, &args.format, &args.decrypt, &keys)?;
+    let changed = file.set(&path, value)?;
     if !changed && args.idempotent {
         return Ok(());
     }
-    let (path, bytes) = common::reseal(opened)?;
-    io::write_atomic(&path, &bytes, io::Contents::Ciphertext)
+    target.reseal(file)
 }
 
 pub fn run_unset(global: &GlobalArgs, args: &UnsetArgs) -> Result<(), CliError> {
@@ -104,24 +99,13 @@ pub fn run_unset(global: &GlobalArgs, args: &UnsetArgs) -> Result<(), CliError> 
     }
     let file = PathBuf::from(&args.args[0]);
     let path = tree_path(&args.args[1], "unset")?;
-    let mut opened = common::open(global, &file, &args.format, &args.decrypt)?;
-    let root = opened
-        .doc
-        .branches
-        .first_mut()
-        .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, "the file has no document"))?;
-    match unset(root, &path) {
-        Ok(()) => {}
-        Err(LookupError::KeyNotFound(_) | LookupError::OutOfBounds(_)) if args.idempotent => {
-            return Ok(())
-        }
-        Err(e) => {
-            return Err(
-                CliError::new(exit::ERROR_GENERIC, format!("Key not found: {e}"))
-                    .hint("use --idempotent to succeed when the value is already absent"),
-            )
-        }
+    let keys = rsops::keys::EnvKeys::from_env();
+    let (target, mut file) = common::open(global, &file, &args.format, &args.decrypt, &keys)?;
+    match file.unset(&path) {
+        Err(rsops::file::Error::Unset(
+            LookupError::KeyNotFound(_) | LookupError::OutOfBounds(_),
+        )) if args.idempotent => Ok(()),
+        Err(e) => Err(e.into()),
+        Ok(()) => target.reseal(file),
     }
-    let (path, bytes) = common::reseal(opened)?;
-    io::write_atomic(&path, &bytes, io::Contents::Ciphertext)
 }

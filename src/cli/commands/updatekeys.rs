@@ -3,8 +3,7 @@ use crate::cli::exit::{self, CliError};
 use crate::cli::ui::{self, Reporter};
 use crate::cli::{io, plan};
 use rsops::config::{ConfigFile, KeySpec};
-use rsops::keys::groups::{recover, wrap_groups};
-use rsops::ops;
+use rsops::file::EncryptedFile;
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
@@ -116,7 +115,7 @@ fn update_file(
     let options = plan::store_options(global, Some(config))?;
     let store = plan::store(plan::formats(Some(path), &format).input, options);
     let bytes = io::read_input(Some(path))?;
-    let mut file = match ops::load_encrypted(store.as_ref(), &bytes) {
+    let mut file = match EncryptedFile::load(store.as_ref(), &bytes) {
         Ok(f) => f,
         Err(_) if walking => return Ok(Outcome::NotEncrypted),
         Err(e) => return Err(e.into()),
@@ -165,13 +164,8 @@ fn update_file(
     }
     let order = plan::decryption_order(args.decrypt.decryption_order.as_deref())?;
     let keys = rsops::keys::EnvKeys::from_env();
-    let data_key = recover(&file.meta, &keys, &order).map_err(ops::Error::from)?;
-    let master_keys = plan::master_key_groups(&keys, &rule.key_groups)?;
-    let (wrapped, threshold) =
-        wrap_groups(&data_key, &master_keys, threshold).map_err(ops::Error::from)?;
-    file.meta.key_groups = wrapped;
-    file.meta.shamir_threshold = threshold;
-    let out = ops::emit_encrypted(store.as_ref(), file.doc, &file.meta)?;
+    file.update_keys(&keys, &order, &rule.key_groups, threshold)?;
+    let out = file.emit(store.as_ref())?;
     io::write_atomic(path, &out, io::Contents::Ciphertext)?;
     reporter.info(&format!("File {} synced with new keys", path.display()));
     Ok(Outcome::Updated)

@@ -7,8 +7,9 @@ mod write;
 
 use super::dotenv::val_to_string;
 use super::flatten::{flatten, unflatten};
-use super::{Store, StoreError};
+use super::{metadata_wire, read_metadata, Store, StoreError};
 use crate::crypto::format_float_g;
+use crate::metadata::Metadata;
 use crate::tree::{Document, ListItem, Map, MapItem, Node, Scalar};
 use write::OutSection;
 
@@ -166,7 +167,7 @@ impl Store for IniStore {
         Ok(Document::single(map))
     }
 
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError> {
         let sections = parse::parse(bytes)?;
         let mut map = Map::new();
         let mut metadata = None;
@@ -184,16 +185,16 @@ impl Store for IniStore {
                 metadata = Some(unflatten(pairs)?);
             }
         }
-        Ok((Document::single(map), metadata))
+        Ok((Document::single(map), read_metadata(metadata)?))
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>, StoreError> {
         encode(doc.branches.iter().flat_map(|b| b.items.iter()))
     }
 
-    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+    fn emit_encrypted(&self, doc: Document, metadata: &Metadata) -> Result<Vec<u8>, StoreError> {
         let mut sops = Map::new();
-        for (key, value) in flatten(&metadata) {
+        for (key, value) in flatten(&metadata_wire::to_node(metadata)) {
             sops.push(key, Node::str(value.replace('\n', "\\n")));
         }
         let sops_item = MapItem::Entry {
@@ -277,29 +278,18 @@ mod tests {
     #[test]
     fn metadata_section_round_trips_both_newline_spellings() {
         let doc = IniStore.load_plain(b"[s]\na = 1\n").unwrap();
-        let mut meta = Map::new();
-        meta.push("mac", Node::str("m"));
-        meta.push("enc", Node::str("line1\nline2"));
-        let out = IniStore.emit_encrypted(doc, Node::Map(meta)).unwrap();
+        let meta = crate::stores::sample_metadata(1);
+        let out = IniStore.emit_encrypted(doc, &meta).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
-        assert!(
-            text.ends_with("\n[sops]\nenc = line1\\nline2\nmac = m\n"),
-            "{text}"
-        );
-        let (doc, meta) = IniStore.load_encrypted(&out).unwrap();
+        let spelled = "age__list_0__map_enc       = line1\\nline2\n";
+        assert!(text.contains("\n[sops]\n"), "{text}");
+        assert!(text.contains(spelled), "{text}");
+        let (doc, back) = IniStore.load_encrypted(&out).unwrap();
         assert!(!doc.branches[0].contains_key("sops"));
-        let meta = meta.unwrap();
-        assert_eq!(
-            meta.as_map().unwrap().get("enc").unwrap().as_str(),
-            Some("line1\nline2")
-        );
-        let v313 = b"[s]\na = 1\n\n[sops]\nenc = \"\"\"line1\nline2\"\"\"\nmac = m\n";
-        let (_, meta) = IniStore.load_encrypted(v313).unwrap();
-        let meta = meta.unwrap();
-        assert_eq!(
-            meta.as_map().unwrap().get("enc").unwrap().as_str(),
-            Some("line1\nline2")
-        );
+        assert_eq!(back.as_ref(), Some(&meta));
+        let v313 = text.replace(spelled, "age__list_0__map_enc = \"\"\"line1\nline2\"\"\"\n");
+        let (_, back) = IniStore.load_encrypted(v313.as_bytes()).unwrap();
+        assert_eq!(back, Some(meta));
     }
 
     #[test]

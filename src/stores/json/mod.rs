@@ -7,7 +7,8 @@ mod encode;
 pub(crate) use decode::go_lossy_utf8;
 pub(crate) use encode::write_go_marshal;
 
-use super::{Store, StoreError, StoreOptions};
+use super::{metadata_wire, read_metadata, Store, StoreError, StoreOptions};
+use crate::metadata::Metadata;
 use crate::tree::{Document, Map, Node};
 use encode::Indenter;
 
@@ -55,6 +56,11 @@ impl JsonStore {
     }
 }
 
+/// Go marshals the nil `hc_vault`/`age` slices of a key group as `null` in JSON (`[]` in YAML).
+fn empty_key_list() -> Node {
+    Node::Scalar(crate::tree::Scalar::Null)
+}
+
 fn single_branch(doc: &Document) -> Result<&Map, StoreError> {
     doc.branches.first().ok_or_else(|| StoreError::Emit {
         format: "json",
@@ -63,15 +69,11 @@ fn single_branch(doc: &Document) -> Result<&Map, StoreError> {
 }
 
 impl Store for JsonStore {
-    fn empty_key_list(&self) -> Node {
-        Node::Scalar(crate::tree::Scalar::Null)
-    }
-
     fn load_plain(&self, bytes: &[u8]) -> Result<Document, StoreError> {
         Ok(Document::single(decode::parse_object_lenient(bytes)?))
     }
 
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError> {
         let mut map = decode::parse_object_strict(bytes)?;
         // Go's json.Unmarshal keeps the last of repeated keys.
         let metadata = map
@@ -80,15 +82,20 @@ impl Store for JsonStore {
             .last()
             .map(|(_, value)| value.clone());
         map.remove(SOPS_KEY);
-        Ok((Document::single(map), metadata))
+        Ok((Document::single(map), read_metadata(metadata)?))
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>, StoreError> {
         self.emit_map(single_branch(doc)?)
     }
 
-    fn emit_encrypted(&self, mut doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
+    fn emit_encrypted(
+        &self,
+        mut doc: Document,
+        metadata: &Metadata,
+    ) -> Result<Vec<u8>, StoreError> {
         single_branch(&doc)?;
+        let metadata = metadata_wire::to_node_with(metadata, empty_key_list());
         // Take the branch rather than clone it: the document is ours and may be huge.
         let mut map = std::mem::take(&mut doc.branches[0]);
         map.push(SOPS_KEY, metadata);
@@ -171,19 +178,36 @@ mod tests {
     fn metadata_goes_last_and_comes_back() {
         let store = JsonStore::with_indent(None);
         let doc = store.load_plain(br#"{"a": "x"}"#).unwrap();
-        let mut meta = Map::new();
-        meta.push("version", Node::str("3.11.0"));
-        let out = store.emit_encrypted(doc, Node::Map(meta)).unwrap();
+        let meta = crate::stores::sample_metadata(1);
+        let out = store.emit_encrypted(doc, &meta).unwrap();
         let text = String::from_utf8(out.clone()).unwrap();
         assert!(
-            text.ends_with("\"sops\": {\n\t\t\"version\": \"3.11.0\"\n\t}\n}\n"),
+            text.ends_with("\t\t\"version\": \"3.11.0\"\n\t}\n}\n"),
             "{text}"
         );
-        let (doc, meta) = store.load_encrypted(&out).unwrap();
+        let (doc, back) = store.load_encrypted(&out).unwrap();
         assert!(!doc.branches[0].contains_key("sops"));
-        assert!(meta.unwrap().as_map().unwrap().contains_key("version"));
+        assert_eq!(back, Some(meta));
         let (_, none) = store.load_encrypted(br#"{"a": 1}"#).unwrap();
         assert!(none.is_none());
+    }
+
+    /// Go marshals a key group's nil key lists as `null` in JSON; the YAML store writes `[]`.
+    /// Callers hand both stores the same metadata.
+    #[test]
+    fn empty_key_lists_of_key_groups_are_null() {
+        let meta = crate::stores::sample_metadata(2);
+        let doc = || Document::single(Map::new());
+        let json = JsonStore::with_indent(Some(1))
+            .emit_encrypted(doc(), &meta)
+            .unwrap();
+        let json = String::from_utf8(json).unwrap();
+        assert!(json.contains("\"hc_vault\": null"), "{json}");
+        assert!(!json.contains("[]"), "{json}");
+        let yaml = crate::stores::yaml::YamlStore::new(StoreOptions::default())
+            .emit_encrypted(doc(), &meta)
+            .unwrap();
+        assert!(String::from_utf8(yaml).unwrap().contains("hc_vault: []"));
     }
 
     /// A `.sops.yaml` `stores.json.indent: 100000000000` aborted on allocation; now an error.

@@ -5,7 +5,8 @@ mod fast;
 mod parse;
 mod resolve;
 
-use super::{Store, StoreError, StoreOptions};
+use super::{metadata_wire, read_metadata, Store, StoreError, StoreOptions};
+use crate::metadata::Metadata;
 use crate::tree::{Document, Map, Node};
 
 pub use resolve::{resolve_plain, Resolved};
@@ -40,21 +41,22 @@ impl Store for YamlStore {
         })
     }
 
-    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Node>), StoreError> {
+    fn load_encrypted(&self, bytes: &[u8]) -> Result<(Document, Option<Metadata>), StoreError> {
         let mut branches = parse::parse(bytes)?;
         let metadata = branches.first().and_then(|b| b.get("sops").cloned());
         for branch in &mut branches {
             branch.remove("sops");
         }
-        Ok((Document { branches }, metadata))
+        Ok((Document { branches }, read_metadata(metadata)?))
     }
 
     fn emit_plain(&self, doc: &Document) -> Result<Vec<u8>, StoreError> {
         Ok(self.emit(&doc.branches, None))
     }
 
-    fn emit_encrypted(&self, doc: Document, metadata: Node) -> Result<Vec<u8>, StoreError> {
-        Ok(self.emit(&doc.branches, Some(&metadata)))
+    fn emit_encrypted(&self, doc: Document, metadata: &Metadata) -> Result<Vec<u8>, StoreError> {
+        let node = metadata_wire::to_node(metadata);
+        Ok(self.emit(&doc.branches, Some(&node)))
     }
 
     fn emit_value(&self, value: &Node) -> Result<Vec<u8>, StoreError> {
