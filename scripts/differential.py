@@ -40,7 +40,7 @@ def mask(fmt, data):
     data = ENC.sub(rb"ENC<\1>", data)
     if fmt == "json":
         # sops writes its metadata as the last top-level key of the object.
-        return re.sub(rb',\s*"sops":\s*\{.*\Z', b"", data, flags=re.S)
+        return re.sub(rb'\A(.*?),?\s*"sops":\s*\{(?!.*"sops":).*\Z', rb"\1", data, flags=re.S)
     out, skipping = [], False
     for line in data.splitlines(keepends=True):
         if fmt == "yaml":
@@ -100,7 +100,9 @@ def check(path, fmt, tools, env):
                 plain[enc_by, dec_by] = dec
         ref = plain["sops", "sops"]
         for key, dec in plain.items():
-            if dec != ref:
+            # Where sops leaves a comment encrypted on decryption (its own bug, see the README),
+            # the leftover ciphertexts differ between two encryptions; compare them masked.
+            if dec != ref and ENC.sub(rb"ENC<\1>", dec) != ENC.sub(rb"ENC<\1>", ref):
                 return "differ", f"decryption ({key[0]} enc, {key[1]} dec) differs from sops/sops: " + first_diff(ref, dec)
         ms, mr = mask(fmt, sout), mask(fmt, rout)
         if ms != mr:
@@ -124,6 +126,9 @@ def main():
 
     files = [os.path.abspath(f) for f in args.files] or sorted(
         os.path.join(CORPUS, fmt, name) for fmt in FORMATS for name in os.listdir(os.path.join(CORPUS, fmt)))
+    for f in files:
+        if os.path.basename(os.path.dirname(f)) not in FORMATS:
+            sys.exit(f"{f}: not in a format folder of the corpus ({', '.join(FORMATS)})")
     if args.sample:
         files = files[::max(1, -(-len(files) // args.sample))]
     known = {}
