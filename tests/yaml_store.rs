@@ -196,6 +196,37 @@ fn yaml_corner_cases_match_sops() {
         ("folded at EOF", "m: >\n  multi\n  line"),
         ("nested literal at EOF", "a:\n  m: |\n    multi\n    line"),
         ("literal in list at EOF", "a:\n  - |\n    x"),
+        (
+            "dash comment then more, map",
+            "a:\n  - # c1\n    # c2\n    bar: baz\n",
+        ),
+        ("lone dash then comment", "jobs:\n  -\n    # c\n    a: 1\n"),
+        (
+            "lone dash then comments",
+            "j:\n  -\n    # c\n    # d\n    a: 1\n  -\n    # e\n    x\n",
+        ),
+        (
+            "comments ending a list",
+            "l:\n  - a\n  # c1\n  # c2\n  # c3\n",
+        ),
+        (
+            "comments ending a nested list",
+            "x:\n  l:\n    - a\n    # c1\n    # c2\n",
+        ),
+        (
+            "comments ending a list, blank",
+            "l:\n  - a\n  # c1\n  # c2\n\n  # c3\n",
+        ),
+        (
+            "comment on a literal header",
+            "l:\n  - run: | # c\n      x\n  - b: 1\n",
+        ),
+        (
+            "comment on a folded header",
+            "a:\n  k: >- # c\n    x\n    y\n  z: 1\n",
+        ),
+        ("YAML 1.2 directive", "%YAML 1.2\n---\na: 1\n"),
+        ("YAML 1.1 directive", "%YAML 1.1\n---\na: 1\n"),
     ];
     let dir = tempfile::tempdir().unwrap();
     let rsops = PathBuf::from(env!("CARGO_BIN_EXE_rsops"));

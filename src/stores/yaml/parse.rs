@@ -207,6 +207,10 @@ struct Builder<'a> {
     late_at_end: bool,
     prev: Prev,
     prev_line: usize,
+    /// Where the content of a block scalar that was the previous token starts: a comment before
+    /// it sits on the header line (`key: | # c`) and is that value's line comment, though the
+    /// parser reports it after the whole scalar.
+    prev_block_start: Option<usize>,
     prev_end_byte: usize,
     /// The previous token closed a flow collection that is the last value of the top frame.
     prev_flow_end: bool,
@@ -301,6 +305,8 @@ impl<'a> Builder<'a> {
         let unbroken = run.windows(2).all(|w| w[1].line == w[0].line + 1)
             && next.is_some_and(|(line, _)| run.last().is_some_and(|c| line == c.line + 1));
         let mut innermost_col = None;
+        // The column and last line of a first piece filed as the previous token's own foot.
+        let mut first_foot = None;
         // In a sequence in the column of its mapping's keys, content at that column that is no
         // item of it (a key) leaves it.
         let in_indentless = self
@@ -348,6 +354,9 @@ impl<'a> Builder<'a> {
                 if dedented && next.is_none() {
                     self.late_at_end = true;
                 }
+                if !split_once && !dedented {
+                    first_foot = Some((start.col, c.line));
+                }
                 self.foot(texts, split_once || dedented, start.col);
                 split_once = true;
             }
@@ -364,6 +373,24 @@ impl<'a> Builder<'a> {
                     self.foot(texts, split_once, start.col);
                     return;
                 }
+                // The rest of a run at the end of the document that goes on the foot before it (same
+                // column, no blank line) stays with that foot, in whatever block took it.
+                None if first_foot == Some((start.col, start.line - 1)) => {
+                    let (col, mut line) = first_foot.expect("matched");
+                    let mut joined = Vec::new();
+                    let mut rest: Vec<&Comment> = Vec::new();
+                    for c in piece.drain(..) {
+                        if rest.is_empty() && c.col == col && c.line == line + 1 {
+                            line = c.line;
+                            joined.push(c.text);
+                        } else {
+                            rest.push(c);
+                        }
+                    }
+                    self.foot(joined, false, col);
+                    self.end_of_document_rest(rest);
+                    return;
+                }
                 // The rest of a run at the end of the document, after a foot part: its
                 // column picks the block it closes.
                 None if split_once && start.col > 0 => {
@@ -377,6 +404,22 @@ impl<'a> Builder<'a> {
             for c in piece {
                 self.heads.push(c.text.to_string());
             }
+        }
+    }
+
+    /// Comments ending the document after a blank line: their column picks the block they
+    /// close; in column 0 they are the document's.
+    fn end_of_document_rest(&mut self, rest: Vec<&Comment<'a>>) {
+        let Some(first) = rest.first() else {
+            return;
+        };
+        let col = first.col;
+        let texts: Vec<&str> = rest.iter().map(|c| c.text).collect();
+        if col > 0 {
+            self.late_at_end = true;
+            self.foot(texts, true, col);
+        } else {
+            self.heads.extend(texts.into_iter().map(str::to_string));
         }
     }
 
@@ -402,6 +445,13 @@ impl<'a> Builder<'a> {
 
     fn line_comment(&mut self, c: &Comment<'a>, comment_start: usize) {
         let text = c.text.to_string();
+        let on_block_header = self.prev_block_start.is_some_and(|s| comment_start < s);
+        if self.prev == Prev::Value && on_block_header {
+            if let Some(frame) = self.frames.last_mut() {
+                frame.insert_before_last(text);
+            }
+            return;
+        }
         if c.line != self.prev_line || self.prev == Prev::None {
             // After `- `, `? ` or `---`: a head of what follows.
             if self.follows_dash(c.line, comment_start) {
@@ -444,6 +494,23 @@ impl<'a> Builder<'a> {
         }
     }
 
+    /// Whether the line before a run of whole-line comments is a block sequence's lone `-`,
+    /// with the sequence still open.
+    fn run_follows_lone_dash(&self, run: &[Comment<'a>]) -> bool {
+        let Some(first) = run.first() else {
+            return false;
+        };
+        if !matches!(self.frames.last(), Some(Frame::Seq { flow: false, .. })) {
+            return false;
+        }
+        let previous = first.line.checked_sub(2).and_then(|i| {
+            let start = *self.line_starts.get(i)?;
+            let end = *self.line_starts.get(i + 1)?;
+            self.src.get(start..end)
+        });
+        previous.is_some_and(|line| line.trim() == "-")
+    }
+
     /// Whether the comment's line holds a block sequence's `- ` before it (not `---`).
     fn follows_dash(&self, line: usize, comment_start: usize) -> bool {
         let prefix = self
@@ -470,8 +537,8 @@ impl<'a> Builder<'a> {
     /// After an empty item's `- ` comment nothing has taken it yet, so yaml.v3 keeps adding the
     /// whole-line comments that follow to the same head, which the next node gets.
     fn dash_heads_with_run(&mut self, run: &[Comment<'a>]) {
-        self.settle_dash_heads(false);
-        self.heads.extend(run.iter().map(|c| c.text.to_string()));
+        let texts = run.iter().map(|c| c.text.to_string());
+        self.heads_after_dash.extend(texts);
     }
 
     /// Files waiting head comments before a node that starts now.
@@ -627,6 +694,21 @@ fn check_name(name: &str, ev: &Ev, at_key: bool) -> Result<(), StoreError> {
         "did not find expected alphabetic or numeric character (anchor and alias names are letters, digits, `_` and `-`)"
     };
     Err(syntax(ev.line, ev.col, message))
+}
+
+/// yaml.v3 (libyaml) reads YAML 1.1 only: a `%YAML` directive for any other version is
+/// "incompatible" there, so sops refuses the file (a YAML 1.2 reader would take it).
+fn check_yaml_directives(text: &str) -> Result<(), StoreError> {
+    for (i, line) in text.lines().enumerate() {
+        let Some(rest) = line.strip_prefix("%YAML") else {
+            continue;
+        };
+        let version = rest.split_whitespace().next().unwrap_or("");
+        if version != "1.1" {
+            return Err(syntax(i + 1, 0, "found incompatible YAML document"));
+        }
+    }
+    Ok(())
 }
 
 /// A block scalar whose last line ends the input without a line break: the YAML 1.2 parser
@@ -785,6 +867,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
             message: "input is not valid UTF-8".to_string(),
         }
     })?;
+    check_yaml_directives(text)?;
     let events = read_events(text)?;
     let mut docs = Vec::new();
     let mut b = Builder {
@@ -802,6 +885,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
         late_at_end: false,
         prev: Prev::None,
         prev_line: 0,
+        prev_block_start: None,
         prev_end_byte: 0,
         prev_flow_end: false,
         root: None,
@@ -873,7 +957,12 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                     });
                 let is_item = closes == 0 && b.item_col(0).is_some();
                 let pending = std::mem::take(&mut run);
-                if b.heads_after_dash.is_empty() {
+                if b.run_follows_lone_dash(&pending) {
+                    // `-` alone on its line, then comment lines: they belong to the item, as
+                    // if written after the dash.
+                    let texts = pending.iter().map(|c| c.text.to_string());
+                    b.heads_after_dash.extend(texts);
+                } else if b.heads_after_dash.is_empty() {
                     b.place_comments(&pending, next, opens, is_item);
                 } else {
                     b.dash_heads_with_run(&pending);
@@ -981,6 +1070,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                     b.value(node)?;
                     b.prev = Prev::Value;
                 }
+                b.prev_block_start = None;
                 b.prev_line = ev.end_line;
                 b.prev_end_byte = ev.end_byte;
                 b.prev_flow_end = false;
@@ -1011,6 +1101,8 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                     b.value(node)?;
                     b.prev = Prev::Value;
                 }
+                let block = matches!(*style, ScalarStyle::Literal | ScalarStyle::Folded);
+                b.prev_block_start = block.then_some(ev.start_byte);
                 b.prev_line = ev.end_line;
                 b.prev_end_byte = ev.end_byte;
                 b.prev_flow_end = false;
