@@ -6,8 +6,8 @@
 //! The codes are sops's, except where sops itself misbehaves: it hangs on the FIFO row and expands
 //! the alias bomb lazily (so never fails on it); see also [`LOAD_ERROR`].
 
-#[path = "harden_support/mod.rs"]
-mod support;
+mod common;
+use common::harden as support;
 
 use std::path::{Path, PathBuf};
 use support::{encrypt_fixture, run_rsops, Limits, Run, PLAINTEXT_MARKERS};

@@ -5,8 +5,8 @@
 //!
 //! `RSOPS_CRASH_ITERATIONS` sets the kills per command (default 40).
 
-#[path = "harden_support/mod.rs"]
-mod support;
+mod common;
+use common::harden as support;
 
 use rand::Rng;
 use rsops::file::SopsFile;

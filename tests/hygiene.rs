@@ -3,8 +3,8 @@
 //! `exec-file` are 0600 in a 0700 directory and gone afterwards, on success, on failure and on
 //! SIGTERM; the process runs with core dumps off.
 
-#[path = "harden_support/mod.rs"]
-mod support;
+mod common;
+use common::harden as support;
 
 use std::ffi::OsStr;
 use std::path::PathBuf;

@@ -2,7 +2,8 @@
 //! templates, and no plaintext is left under the work dir or $TMPDIR after success, helm failure,
 //! signals to the wrapper, or helm being killed. Tampered files stop helm from ever running.
 
-mod k8s_support;
+mod common;
+use common::k8s as k8s_support;
 
 use k8s_support::*;
 use std::path::{Path, PathBuf};

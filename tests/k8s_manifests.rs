@@ -1,7 +1,8 @@
 //! `rsops k8s secret` through the real kubectl, and the kustomize generator both as a legacy
 //! exec plugin run by `kubectl kustomize --enable-alpha-plugins` and as a KRM function.
 
-mod k8s_support;
+mod common;
+use common::k8s as k8s_support;
 
 use k8s_support::*;
 use std::io::Write;

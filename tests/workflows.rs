@@ -3,10 +3,11 @@
 //! rsops changes is read back by sops, sops's files are changed by rsops, and where both tools
 //! can do the same thing the outputs and exit codes are compared.
 
-#[path = "workflows/lab.rs"]
-mod lab;
+mod common;
+use common::lab;
 
-use lab::{age1, age2, changed_lines, ivs, key_file, line_of, payloads, Lab, Tool, PGP_RSA_FP};
+use common::PGP_RSA_FP;
+use lab::{age1, age2, changed_lines, ivs, key_file, line_of, payloads, Lab, Tool};
 
 const PLAIN: &str = "a: 1\nb:\n    c: hello # a comment\n    d: [1, 2]\nt: true\n";
 

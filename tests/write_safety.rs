@@ -4,8 +4,7 @@
 //! src/sys/atomic.rs, where the race can be staged deterministically.
 
 mod common;
-#[path = "harden_support/mod.rs"]
-mod support;
+use common::harden as support;
 
 use std::ffi::OsStr;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};

@@ -1,4 +1,8 @@
-//! Shared harness of the interop suites: where the two binaries are, sandboxes that hold exactly
+//! The one test harness (every suite in tests/ uses it): where the two binaries are, sandboxes
+//! that hold exactly the keys a case allows, running a tool, and collecting every failure of a
+//! family before reporting; `harden`, `k8s` and `lab` add what their suites need.
+//!
+//! Originally the interop suites' harness: where the two binaries are, sandboxes that hold exactly
 //! the keys a case allows, running a tool, and collecting every failure of a family before
 //! reporting.
 //!
@@ -9,6 +13,14 @@
 //! `-- --nocapture` to see the case counts. `RSOPS_TEST_VERBOSE=1` makes tests/negative.rs print
 //! sops's exit code for every case.
 #![allow(dead_code)] // each test crate uses a different part of the harness
+
+/// Running the binary under deadlines and memory limits, and a fixture to break (bad input,
+/// crash safety, hygiene, write safety).
+pub mod harden;
+/// The real sops/helm/kubectl from `.tools` and encrypted fixtures for the Kubernetes suites.
+pub mod k8s;
+/// A private working directory per workflow test with only the keys it names.
+pub mod lab;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;

@@ -6,8 +6,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use tempfile::TempDir;
 
-pub const PGP_RSA_FP: &str = "1BA4BB945673E83C054AF26813DC73C8F49DE51A";
-
 /// Variables that would let a tool find keys or a config other than the test's own.
 const SCRUBBED: [&str; 16] = [
     "SOPS_AGE_KEY",

@@ -24,9 +24,7 @@ pub fn app_secrets_yaml() -> String {
 /// Every secret value the tests use: none may be found on disk after a run.
 pub const SECRETS: [&str; 4] = [DB_PASSWORD, API_TOKEN, STRIPE_KEY, SMTP_PASSWORD];
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use super::repo_root as repo;
 
 /// A pinned peer from `.tools/bin` (or `$<ENV>`); a clear failure when it is not installed.
 pub fn tool(name: &str, env: &str) -> PathBuf {

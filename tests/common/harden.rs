@@ -28,9 +28,7 @@ list:
     - hunter2-PLAINTEXT-in-list
 ";
 
-pub fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+pub use super::repo_root as repo;
 
 pub fn rsops_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rsops"))
