@@ -34,6 +34,10 @@ pub struct RuleConfig {
     pub shamir_threshold: usize,
     pub rule: PartialRule,
     pub mac_only_encrypted: bool,
+    /// Which rule of the file this is (0-based), for `--verbose`.
+    pub index: usize,
+    /// Its `path_regex` (empty: matches every file).
+    pub path_regex: String,
 }
 
 #[derive(Debug)]
@@ -253,6 +257,8 @@ impl Ctx<'_> {
             shamir_threshold: self.number(map, "shamir_threshold")?,
             rule,
             mac_only_encrypted: self.boolean(map, "mac_only_encrypted")?,
+            index: 0,
+            path_regex: String::new(),
         })
     }
 
@@ -365,7 +371,7 @@ impl ConfigFile {
             std::path::MAIN_SEPARATOR
         );
         let relative = full.strip_prefix(&prefix).unwrap_or(&full);
-        for rule in rules {
+        for (index, rule) in rules.iter().enumerate() {
             let pattern = ctx.string(rule, "path_regex")?;
             let matches = pattern.is_empty()
                 || regex::Regex::new(&pattern)
@@ -374,7 +380,10 @@ impl ConfigFile {
                     })?
                     .is_match(relative);
             if matches {
-                return ctx.rule(rule).map(Some);
+                let mut matched = ctx.rule(rule)?;
+                matched.index = index;
+                matched.path_regex = pattern;
+                return Ok(Some(matched));
             }
         }
         Err(ConfigError::NoMatchingRule {

@@ -113,7 +113,7 @@ fn new_file(
 
 pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
     let path = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     let (target, mut file) = if path.exists() {
         common::open(global, &path, &args.format, &args.decrypt, &keys)?
     } else {

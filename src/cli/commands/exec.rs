@@ -21,7 +21,7 @@ fn decrypt(
 ) -> Result<(Document, Box<dyn rsops::stores::Store>), CliError> {
     let target = super::common::Target::new(global, file, format)?;
     let order = crate::cli::plan::decryption_order(flags.decryption_order.as_deref())?;
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     let opened = target
         .load()?
         .decrypt(&keys, &order, super::common::mac_check(flags))?;
