@@ -108,7 +108,8 @@ mod tests {
     fn logged(unwrapper: &Fixed, stanza: &KeyStanza) -> Vec<String> {
         let lines = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&lines);
-        let service = Logged::new(Unwrappers(&[unwrapper]), move |l: &str| {
+        let unwrappers: [&dyn KeyUnwrapper; 1] = [unwrapper];
+        let service = Logged::new(Unwrappers(&unwrappers), move |l: &str| {
             sink.lock().unwrap().push(l.to_string())
         });
         let _ = service.unwrap(stanza);
