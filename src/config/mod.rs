@@ -3,7 +3,7 @@
 
 use crate::keys::registry::BACKENDS;
 use crate::metadata::PartialRule;
-use crate::stores::{Store, StoreOptions};
+use crate::stores::{scalar_text, Store, StoreOptions};
 use crate::tree::{ListItem, Map, Node, Scalar};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -80,17 +80,6 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
     None
 }
 
-fn text(node: &Node) -> Option<String> {
-    match node {
-        Node::Scalar(Scalar::Str(s)) => Some(s.clone()),
-        Node::Scalar(Scalar::Int(i)) => Some(i.to_string()),
-        Node::Scalar(Scalar::Bool(b)) => Some(b.to_string()),
-        Node::Scalar(Scalar::Float(f)) => Some(crate::crypto::format_float_f(*f)),
-        Node::Scalar(Scalar::Time(t)) => Some(t.clone()),
-        _ => None,
-    }
-}
-
 fn list_values(node: &Node) -> Vec<&Node> {
     match node {
         Node::List(items) => items
@@ -122,10 +111,10 @@ impl<'a> Section<'a> {
             None | Some(Node::Scalar(Scalar::Null)) => Ok(Vec::new()),
             Some(list @ Node::List(_)) => list_values(list)
                 .into_iter()
-                .map(|v| text(v).ok_or_else(wrong))
+                .map(|v| scalar_text(v).ok_or_else(wrong))
                 .collect(),
             Some(node) => Ok(crate::keys::registry::split_list(
-                &text(node).ok_or_else(wrong)?,
+                &scalar_text(node).ok_or_else(wrong)?,
             )),
         }
     }
@@ -134,7 +123,7 @@ impl<'a> Section<'a> {
     pub fn string(&self, name: &str) -> Result<String, String> {
         match self.map.get(name) {
             None | Some(Node::Scalar(Scalar::Null)) => Ok(String::new()),
-            Some(node) => text(node).ok_or_else(|| format!("`{name}` must be a string")),
+            Some(node) => scalar_text(node).ok_or_else(|| format!("`{name}` must be a string")),
         }
     }
 
@@ -169,7 +158,7 @@ impl<'a> Section<'a> {
             .and_then(Node::as_map)
             .map(|m| {
                 m.entries()
-                    .map(|(k, v)| (k.to_string(), text(v).unwrap_or_default()))
+                    .map(|(k, v)| (k.to_string(), scalar_text(v).unwrap_or_default()))
                     .collect()
             })
             .unwrap_or_default()

@@ -156,10 +156,9 @@ pub fn decrypt_document(keys: &dyn KeyService, path: &Path) -> Result<(Document,
 pub fn scalar_bytes(scalar: &Scalar) -> Vec<u8> {
     match scalar {
         Scalar::Null => Vec::new(),
-        Scalar::Bool(b) => b.to_string().into_bytes(),
-        Scalar::Int(i) => i.to_string().into_bytes(),
-        Scalar::Float(f) => crate::crypto::format_float_f(*f).into_bytes(),
-        Scalar::Str(s) | Scalar::Time(s) => s.as_bytes().to_vec(),
         Scalar::Bytes(b) => b.clone(),
+        other => crate::stores::scalar_to_text(other)
+            .unwrap_or_default()
+            .into_bytes(),
     }
 }
