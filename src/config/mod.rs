@@ -336,10 +336,6 @@ impl ConfigFile {
         })
     }
 
-    pub fn has_creation_rules(&self) -> bool {
-        self.creation_rules.is_some()
-    }
-
     /// The first rule whose `path_regex` is empty or matches `file` (with the config file's
     /// directory stripped). `Ok(None)` when the config has no creation rules at all.
     pub fn rule_for(&self, file: &Path) -> Result<Option<RuleConfig>, ConfigError> {

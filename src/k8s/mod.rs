@@ -35,16 +35,6 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
-impl Error {
-    /// The library error behind a failed decryption, so the CLI can exit with sops's code.
-    pub fn file_error(&self) -> Option<&file::Error> {
-        match self {
-            Error::Decrypt { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
 /// The formats tried when detecting an encrypted file: the one its name suggests first.
 fn candidate_formats(path: &Path) -> Vec<Format> {
     let mut formats = vec![Format::from_path(path)];
