@@ -4,14 +4,13 @@
 
 #![forbid(unsafe_code)]
 
+pub mod compat;
 pub mod config;
 pub mod crypto;
 pub mod file;
 pub mod k8s;
 pub mod keys;
 pub mod metadata;
-pub mod semver;
 pub mod stores;
 pub mod sys;
-pub mod timefmt;
 pub mod tree;

@@ -246,3 +246,48 @@ fn rotate_reports_its_phases_on_a_terminal_unless_quiet() {
     let out = sandbox.run(&rsops(), &["rotate", "-i", "r/f0.yaml"]);
     assert!(out.ok() && out.stderr.is_empty(), "{}", out.summary());
 }
+
+/// `--verbose` says which creation rule matched, which keys the data key was wrapped for and
+/// which key opened it, including the keys that failed first; never a value. Without the flag
+/// nothing of this is printed.
+#[test]
+fn verbose_names_the_rule_and_the_keys_never_a_secret() {
+    let sandbox = Sandbox::new(&[Key::Age2]);
+    let (age1, age2) = (Key::Age1.recipient(), Key::Age2.recipient());
+    sandbox.put(
+        ".sops.yaml",
+        format!(
+            "creation_rules:\n  - path_regex: \\.json$\n    age: {age1}\n  - path_regex: \\.yaml$\n    age: {age1},{age2}\n"
+        )
+        .as_bytes(),
+    );
+    sandbox.put("f.yaml", b"password: hunter2-s3cret\n");
+    let tool = rsops();
+    let enc = sandbox.run(&tool, &["--verbose", "encrypt", "-i", "f.yaml"]);
+    assert!(enc.ok(), "{}", enc.summary());
+    let log = text(&enc.stderr);
+    assert!(log.contains("creation rule 1 of"), "{log}");
+    assert!(log.contains(r#"(path_regex: "\\.yaml$")"#), "{log}");
+    for recipient in [&age1, &age2] {
+        assert!(
+            log.contains(&format!("data key encrypted for age key {recipient}")),
+            "{log}"
+        );
+    }
+
+    let dec = sandbox.run(&tool, &["--verbose", "decrypt", "f.yaml"]);
+    assert!(dec.ok(), "{}", dec.summary());
+    let log = text(&dec.stderr);
+    assert!(log.contains(&format!("age key {age1}: failed")), "{log}");
+    assert!(
+        log.contains(&format!("data key decrypted with age key {age2}")),
+        "{log}"
+    );
+    assert!(!log.contains("hunter2"), "{log}");
+    assert!(!log.contains("AGE-SECRET-KEY"), "{log}");
+
+    let quiet = sandbox.run(&tool, &["decrypt", "f.yaml"]);
+    assert!(quiet.ok(), "{}", quiet.summary());
+    assert!(quiet.stderr.is_empty(), "{}", text(&quiet.stderr));
+    assert!(text(&quiet.stdout).contains("hunter2-s3cret"));
+}

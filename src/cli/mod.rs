@@ -29,16 +29,7 @@ pub fn run() -> u8 {
     }
     match dispatch(cli) {
         Ok(()) => 0,
-        Err(e) => {
-            if e.message.is_empty() {
-                return e.code;
-            }
-            eprintln!("error: {}", e.message);
-            if let Some(hint) = &e.hint {
-                eprintln!("hint: {hint}");
-            }
-            e.code
-        }
+        Err(e) => e.report(),
     }
 }
 
@@ -100,11 +91,7 @@ fn completion(shell: clap_complete::Shell) -> Result<(), CliError> {
 fn child_exit(result: Result<u8, CliError>) -> Result<(), CliError> {
     match result? {
         0 => Ok(()),
-        code => Err(CliError {
-            code,
-            message: String::new(),
-            hint: None,
-        }),
+        code => Err(CliError::Quiet(code)),
     }
 }
 

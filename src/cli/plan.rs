@@ -5,11 +5,37 @@ use super::args::{FormatArgs, GlobalArgs, KeyArgs, PartialArgs};
 use super::exit::{self, CliError};
 use super::key_flags::{BackendFlags, Role};
 use rsops::config::{find_config, ConfigFile, KeySpec, RuleConfig};
+use rsops::keys::logged::Logged;
 use rsops::keys::registry::{split_list, SpecError, SpecOptions, BACKENDS};
+use rsops::keys::{EnvKeys, KeyService};
 
 use rsops::metadata::PartialRule;
 use rsops::stores::{store_for, Format, Store, StoreOptions};
 use std::path::{Path, PathBuf};
+
+/// The key service every command hands to the library: the environment's keys, and with
+/// `--verbose` a log on stderr of which key opened (or failed to open) the data key and which
+/// keys a new one was wrapped for.
+pub fn key_service(global: &GlobalArgs) -> Box<dyn KeyService> {
+    let keys = EnvKeys::from_env();
+    if global.verbose {
+        Box::new(Logged::new(keys, super::ui::verbose_line))
+    } else {
+        Box::new(keys)
+    }
+}
+
+/// `--verbose`: which creation rule of `config` the file matched.
+pub fn log_rule(global: &GlobalArgs, config: &ConfigFile, rule: Option<&RuleConfig>) {
+    if let (true, Some(rule)) = (global.verbose, rule) {
+        super::ui::verbose_line(&format!(
+            "creation rule {} of {} matches (path_regex: {:?})",
+            rule.index,
+            config.path.display(),
+            rule.path_regex
+        ));
+    }
+}
 
 /// Loads `--config`/`SOPS_CONFIG`, else the first `.sops.yaml` up from the working directory.
 pub fn load_config(global: &GlobalArgs) -> Result<Option<ConfigFile>, CliError> {

@@ -115,6 +115,11 @@ impl Palette {
     }
 }
 
+/// One `--verbose` line on stderr (the caller only passes public facts: rules, key identities).
+pub fn verbose_line(line: &str) {
+    eprintln!("[rsops] {line}");
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

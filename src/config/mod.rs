@@ -3,7 +3,7 @@
 
 use crate::keys::registry::BACKENDS;
 use crate::metadata::PartialRule;
-use crate::stores::{Store, StoreOptions};
+use crate::stores::{scalar_text, Store, StoreOptions};
 use crate::tree::{ListItem, Map, Node, Scalar};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +34,10 @@ pub struct RuleConfig {
     pub shamir_threshold: usize,
     pub rule: PartialRule,
     pub mac_only_encrypted: bool,
+    /// Which rule of the file this is (0-based), for `--verbose`.
+    pub index: usize,
+    /// Its `path_regex` (empty: matches every file).
+    pub path_regex: String,
 }
 
 #[derive(Debug)]
@@ -76,17 +80,6 @@ pub fn find_config(start: &Path) -> Option<PathBuf> {
     None
 }
 
-fn text(node: &Node) -> Option<String> {
-    match node {
-        Node::Scalar(Scalar::Str(s)) => Some(s.clone()),
-        Node::Scalar(Scalar::Int(i)) => Some(i.to_string()),
-        Node::Scalar(Scalar::Bool(b)) => Some(b.to_string()),
-        Node::Scalar(Scalar::Float(f)) => Some(crate::crypto::format_float_f(*f)),
-        Node::Scalar(Scalar::Time(t)) => Some(t.clone()),
-        _ => None,
-    }
-}
-
 fn list_values(node: &Node) -> Vec<&Node> {
     match node {
         Node::List(items) => items
@@ -118,10 +111,10 @@ impl<'a> Section<'a> {
             None | Some(Node::Scalar(Scalar::Null)) => Ok(Vec::new()),
             Some(list @ Node::List(_)) => list_values(list)
                 .into_iter()
-                .map(|v| text(v).ok_or_else(wrong))
+                .map(|v| scalar_text(v).ok_or_else(wrong))
                 .collect(),
             Some(node) => Ok(crate::keys::registry::split_list(
-                &text(node).ok_or_else(wrong)?,
+                &scalar_text(node).ok_or_else(wrong)?,
             )),
         }
     }
@@ -130,7 +123,7 @@ impl<'a> Section<'a> {
     pub fn string(&self, name: &str) -> Result<String, String> {
         match self.map.get(name) {
             None | Some(Node::Scalar(Scalar::Null)) => Ok(String::new()),
-            Some(node) => text(node).ok_or_else(|| format!("`{name}` must be a string")),
+            Some(node) => scalar_text(node).ok_or_else(|| format!("`{name}` must be a string")),
         }
     }
 
@@ -165,7 +158,7 @@ impl<'a> Section<'a> {
             .and_then(Node::as_map)
             .map(|m| {
                 m.entries()
-                    .map(|(k, v)| (k.to_string(), text(v).unwrap_or_default()))
+                    .map(|(k, v)| (k.to_string(), scalar_text(v).unwrap_or_default()))
                     .collect()
             })
             .unwrap_or_default()
@@ -253,6 +246,8 @@ impl Ctx<'_> {
             shamir_threshold: self.number(map, "shamir_threshold")?,
             rule,
             mac_only_encrypted: self.boolean(map, "mac_only_encrypted")?,
+            index: 0,
+            path_regex: String::new(),
         })
     }
 
@@ -341,10 +336,6 @@ impl ConfigFile {
         })
     }
 
-    pub fn has_creation_rules(&self) -> bool {
-        self.creation_rules.is_some()
-    }
-
     /// The first rule whose `path_regex` is empty or matches `file` (with the config file's
     /// directory stripped). `Ok(None)` when the config has no creation rules at all.
     pub fn rule_for(&self, file: &Path) -> Result<Option<RuleConfig>, ConfigError> {
@@ -365,7 +356,7 @@ impl ConfigFile {
             std::path::MAIN_SEPARATOR
         );
         let relative = full.strip_prefix(&prefix).unwrap_or(&full);
-        for rule in rules {
+        for (index, rule) in rules.iter().enumerate() {
             let pattern = ctx.string(rule, "path_regex")?;
             let matches = pattern.is_empty()
                 || regex::Regex::new(&pattern)
@@ -374,7 +365,10 @@ impl ConfigFile {
                     })?
                     .is_match(relative);
             if matches {
-                return ctx.rule(rule).map(Some);
+                let mut matched = ctx.rule(rule)?;
+                matched.index = index;
+                matched.path_regex = pattern;
+                return Ok(Some(matched));
             }
         }
         Err(ConfigError::NoMatchingRule {

@@ -1,8 +1,8 @@
 //! AES-256-GCM with sops's 32-byte nonces, and the conversion between typed leaves and plaintext.
 
 use super::enc_value::{EncParts, EncValue, EncValueError, ValueType};
-use super::go_format::{format_float_f, parse_go_bool, parse_go_float};
 use super::DataKey;
+use crate::compat::number::{format_float_f, parse_go_bool, parse_go_float};
 use crate::tree::{LeafMut, Scalar};
 use aes_gcm::aead::consts::U32;
 use aes_gcm::aead::{AeadInPlace, KeyInit};
@@ -403,7 +403,7 @@ fn typed_leaf(
                 .ok_or_else(|| bad("bool"))?,
         )),
         ValueType::Time => LeafMut::Scalar(Scalar::Time(
-            crate::timefmt::normalize_rfc3339_nano(
+            crate::compat::rfc3339::normalize_rfc3339_nano(
                 text(&plaintext).ok_or_else(|| bad("UTF-8 text"))?,
             )
             .ok_or_else(|| bad("RFC 3339 time"))?,

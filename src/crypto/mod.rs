@@ -4,14 +4,10 @@ mod cipher;
 mod data_key;
 mod document;
 mod enc_value;
-mod go_format;
 mod mac;
 
 pub use cipher::{Cipher, CryptoError, IvStash};
 pub use data_key::DataKey;
 pub use document::{decrypt_document, encrypt_document, Decrypted, Protection};
 pub use enc_value::{EncValue, ValueType};
-pub use go_format::{
-    format_float_f, format_float_g, format_float_json, parse_go_bool, parse_go_float,
-};
 pub use mac::{Mac, MAC_ONLY_ENCRYPTED_INIT};

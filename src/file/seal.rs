@@ -22,7 +22,7 @@ pub(super) fn seal(
         mac_only_encrypted: meta.mac_only_encrypted,
     };
     let mac = encrypt_document(doc, &cipher, &protection, stash).map_err(Error::Encrypt)?;
-    meta.last_modified = crate::timefmt::now_rfc3339();
+    meta.last_modified = crate::compat::rfc3339::now_rfc3339();
     meta.mac = Some(cipher.seal(
         mac.as_bytes(),
         crate::crypto::ValueType::Str,
@@ -57,7 +57,7 @@ pub(super) fn unseal(
 fn verify_mac(cipher: &Cipher, meta: &Metadata, computed: &str) -> Result<(), Error> {
     let stored = meta.mac.as_deref().ok_or(Error::MacMissing)?;
     // sops re-formats lastmodified before using it as the MAC's additional data.
-    let aad = crate::timefmt::normalize_rfc3339(&meta.last_modified)
+    let aad = crate::compat::rfc3339::normalize_rfc3339(&meta.last_modified)
         .unwrap_or_else(|| meta.last_modified.clone());
     let leaf = cipher
         .decrypt_leaf(stored, &aad, None)

@@ -35,16 +35,6 @@ pub enum Error {
     Io(#[from] std::io::Error),
 }
 
-impl Error {
-    /// The library error behind a failed decryption, so the CLI can exit with sops's code.
-    pub fn file_error(&self) -> Option<&file::Error> {
-        match self {
-            Error::Decrypt { source, .. } => Some(source),
-            _ => None,
-        }
-    }
-}
-
 /// The formats tried when detecting an encrypted file: the one its name suggests first.
 fn candidate_formats(path: &Path) -> Vec<Format> {
     let mut formats = vec![Format::from_path(path)];
@@ -156,10 +146,9 @@ pub fn decrypt_document(keys: &dyn KeyService, path: &Path) -> Result<(Document,
 pub fn scalar_bytes(scalar: &Scalar) -> Vec<u8> {
     match scalar {
         Scalar::Null => Vec::new(),
-        Scalar::Bool(b) => b.to_string().into_bytes(),
-        Scalar::Int(i) => i.to_string().into_bytes(),
-        Scalar::Float(f) => crate::crypto::format_float_f(*f).into_bytes(),
-        Scalar::Str(s) | Scalar::Time(s) => s.as_bytes().to_vec(),
         Scalar::Bytes(b) => b.clone(),
+        other => crate::stores::scalar_to_text(other)
+            .unwrap_or_default()
+            .into_bytes(),
     }
 }

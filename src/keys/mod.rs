@@ -10,6 +10,7 @@ pub mod hckms;
 pub mod hcvault;
 #[cfg(feature = "http")]
 pub mod http;
+pub mod logged;
 pub mod pgp;
 pub mod registry;
 pub mod shamir;
@@ -59,6 +60,16 @@ pub trait KeyService {
     fn master_keys(&self, spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, KeyError>;
     /// `None` when no source here handles this stanza's type.
     fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>>;
+}
+
+impl<S: KeyService + ?Sized> KeyService for Box<S> {
+    fn master_keys(&self, spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, KeyError> {
+        (**self).master_keys(spec)
+    }
+
+    fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>> {
+        (**self).unwrap(stanza)
+    }
 }
 
 /// Unwrap-only service over explicit unwrappers, tried in order (tests, embedding programs

@@ -142,11 +142,6 @@ pub static WRITE_ORDER: [&dyn Backend; 7] = [
     &hckms::BACKEND,
 ];
 
-/// The backend with this sops type id.
-pub fn by_type_id(type_id: &str) -> Option<&'static dyn Backend> {
-    BACKENDS.iter().copied().find(|b| b.type_id() == type_id)
-}
-
 /// One master key's entry in the file: who it is for and the wrapped data key (or share).
 #[derive(Clone, Debug, PartialEq)]
 pub enum KeyStanza {

@@ -3,7 +3,7 @@
 
 use super::flatten::{flatten, unflatten};
 use super::{metadata_wire, read_metadata, Store, StoreError};
-use crate::crypto::format_float_g;
+use crate::compat::number::format_float_g;
 use crate::metadata::Metadata;
 use crate::tree::{Document, Map, MapItem, Node, Scalar};
 
@@ -42,7 +42,7 @@ pub fn val_to_string(scalar: &Scalar) -> Vec<u8> {
         Scalar::Int(i) => i.to_string().into_bytes(),
         Scalar::Bool(b) => b.to_string().into_bytes(),
         Scalar::Null => b"<nil>".to_vec(),
-        Scalar::Time(t) => crate::timefmt::normalize_rfc3339(t)
+        Scalar::Time(t) => crate::compat::rfc3339::normalize_rfc3339(t)
             .unwrap_or_else(|| t.clone())
             .into_bytes(),
         Scalar::Float(f) => {

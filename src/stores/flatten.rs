@@ -52,7 +52,7 @@ fn flatten_into(out: &mut Vec<(String, String)>, path: String, node: &Node) {
             }
         }
         Node::Scalar(scalar) => {
-            if let Some(text) = scalar_text(scalar) {
+            if let Some(text) = metadata_text(scalar) {
                 out.push((path, text));
             }
         }
@@ -61,7 +61,7 @@ fn flatten_into(out: &mut Vec<(String, String)>, path: String, node: &Node) {
 
 /// sops round-trips the metadata through JSON (numbers become float64) and then spells
 /// `shamir_threshold` with `%.0f` and `mac_only_encrypted` as `true`/`false`.
-fn scalar_text(scalar: &Scalar) -> Option<String> {
+fn metadata_text(scalar: &Scalar) -> Option<String> {
     Some(match scalar {
         Scalar::Null => return None,
         Scalar::Str(s) | Scalar::Time(s) => s.clone(),
@@ -69,7 +69,7 @@ fn scalar_text(scalar: &Scalar) -> Option<String> {
         Scalar::Bool(b) => b.to_string(),
         Scalar::Int(i) => i.to_string(),
         Scalar::Float(f) if f.is_finite() && f.fract() == 0.0 => format!("{f:.0}"),
-        Scalar::Float(f) => crate::crypto::format_float_f(*f),
+        Scalar::Float(f) => crate::compat::number::format_float_f(*f),
     })
 }
 
@@ -221,7 +221,7 @@ fn decode_non_string(key: &str, value: String) -> Result<String, StoreError> {
             if let Ok(n) = value.parse::<i64>() {
                 return Ok(n.to_string());
             }
-            match crate::crypto::parse_go_float(&value) {
+            match crate::compat::number::parse_go_float(&value) {
                 Some(f) if f.fract() == 0.0 && f.abs() < 9.2e18 => Ok(format!("{f:.0}")),
                 _ => Err(StoreError::Metadata(
                     "shamir_threshold is not an integer".to_string(),

@@ -1,7 +1,7 @@
 //! The `sops` block's wire shape as a [`Node`], shared by every store: read by field name
 //! (sops 3.11 and 3.13 layouts alike), written in sops 3.11's field order.
 
-use super::StoreError;
+use super::{scalar_text, StoreError};
 use crate::keys::registry::{READ_ORDER, WRITE_ORDER};
 use crate::metadata::*;
 use crate::tree::{ListItem, Map, Node, Scalar};
@@ -9,17 +9,6 @@ use std::collections::BTreeMap;
 
 fn bad(message: impl Into<String>) -> StoreError {
     StoreError::Metadata(message.into())
-}
-
-/// Scalars are read weakly typed, as sops 3.13 does: flattened formats store everything as text.
-fn scalar_text(node: &Node) -> Option<String> {
-    match node {
-        Node::Scalar(Scalar::Str(s)) | Node::Scalar(Scalar::Time(s)) => Some(s.clone()),
-        Node::Scalar(Scalar::Int(i)) => Some(i.to_string()),
-        Node::Scalar(Scalar::Bool(b)) => Some(b.to_string()),
-        Node::Scalar(Scalar::Float(f)) => Some(crate::crypto::format_float_f(*f)),
-        _ => None,
-    }
 }
 
 fn field(map: &Map, name: &str) -> Option<String> {
@@ -38,7 +27,7 @@ fn enc(map: &Map) -> String {
 
 fn created_at(map: &Map, what: &str) -> Result<String, StoreError> {
     let value = required(map, "created_at", what)?;
-    if crate::timefmt::parse_rfc3339(&value).is_none() {
+    if crate::compat::rfc3339::parse_rfc3339(&value).is_none() {
         return Err(bad(format!(
             "{what} has a `created_at` that is not an RFC 3339 time"
         )));
@@ -157,7 +146,7 @@ fn read_rule(map: &Map) -> Result<PartialRule, StoreError> {
 fn read_bool(map: &Map, name: &str) -> Result<bool, StoreError> {
     match field(map, name) {
         None => Ok(false),
-        Some(v) => crate::crypto::parse_go_bool(&v)
+        Some(v) => crate::compat::number::parse_go_bool(&v)
             .ok_or_else(|| bad(format!("`{name}` is not a boolean"))),
     }
 }
@@ -168,11 +157,11 @@ pub fn from_node(node: &Node) -> Result<Metadata, StoreError> {
         .as_map()
         .ok_or_else(|| bad("the `sops` entry is not a mapping"))?;
     let last_modified = required(map, "lastmodified", "the metadata")?;
-    if crate::timefmt::parse_rfc3339(&last_modified).is_none() {
+    if crate::compat::rfc3339::parse_rfc3339(&last_modified).is_none() {
         return Err(bad("`lastmodified` is not an RFC 3339 time"));
     }
     let version = field(map, "version").unwrap_or_default();
-    crate::semver::check(&version).map_err(bad)?;
+    crate::compat::semver::check(&version).map_err(bad)?;
     let shamir_threshold = match field(map, "shamir_threshold") {
         None => 0,
         Some(v) => v

@@ -175,6 +175,29 @@ pub(crate) fn sample_metadata(groups: usize) -> Metadata {
 }
 
 /// The store for a format.
+/// A scalar read as text, as sops's weakly typed readers see it (the `sops:` block,
+/// `.sops.yaml`, Kubernetes string data): strings and times as written, integers and booleans
+/// as Go prints them, floats as `strconv.FormatFloat(f, 'f', -1, 64)`. `None` for null, binary
+/// data, lists and mappings.
+pub fn scalar_text(node: &Node) -> Option<String> {
+    match node {
+        Node::Scalar(scalar) => scalar_to_text(scalar),
+        _ => None,
+    }
+}
+
+/// [`scalar_text`] of one scalar.
+pub fn scalar_to_text(scalar: &crate::tree::Scalar) -> Option<String> {
+    use crate::tree::Scalar;
+    match scalar {
+        Scalar::Str(s) | Scalar::Time(s) => Some(s.clone()),
+        Scalar::Int(i) => Some(i.to_string()),
+        Scalar::Bool(b) => Some(b.to_string()),
+        Scalar::Float(f) => Some(crate::compat::number::format_float_f(*f)),
+        Scalar::Null | Scalar::Bytes(_) => None,
+    }
+}
+
 pub fn store_for(format: Format, options: StoreOptions) -> Box<dyn Store> {
     match format {
         Format::Yaml => Box::new(yaml::YamlStore::new(options)),

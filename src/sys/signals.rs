@@ -117,11 +117,6 @@ pub fn wake_fifo_readers(fifo: &Path) {
     let _ = rustix::fs::open(fifo, flags, Mode::empty());
 }
 
-/// Wakes FIFO readers and removes every remembered directory; for exit paths that skip `Drop`.
-pub fn clean_up() {
-    clean(&mut registry());
-}
-
 fn clean(reg: &mut Registry) {
     for fifo in reg.fifos.drain(..) {
         wake_fifo_readers(&fifo);

@@ -43,10 +43,7 @@ impl Target {
 /// The file a subcommand works on. sops's subcommands report a missing one as unreadable input
 /// (exit 2); only `encrypt`/`decrypt` and the legacy flags say "no file" (100).
 pub fn input_file(file: &Path) -> Result<PathBuf, CliError> {
-    io::existing_file(file).map_err(|e| CliError {
-        code: exit::COULD_NOT_READ_INPUT_FILE,
-        ..e
-    })
+    io::existing_file(file).map_err(|e| e.with_code(exit::COULD_NOT_READ_INPUT_FILE))
 }
 
 pub fn mac_check(flags: &DecryptFlags) -> MacCheck {

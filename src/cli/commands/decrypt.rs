@@ -34,7 +34,7 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     let input = io::read_input(file.as_deref())?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     let mac = if args.ignore_mac {
         MacCheck::Ignore
     } else {

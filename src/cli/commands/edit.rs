@@ -16,9 +16,6 @@ use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroizing;
 
-const FILE_HAS_NOT_BEEN_MODIFIED: u8 = 200;
-const NO_EDITOR_FOUND: u8 = 201;
-
 /// What a new file starts with, per format (the content sops's stores offer as an example).
 fn example(format: Format) -> &'static str {
     match format {
@@ -52,7 +49,8 @@ fn editor_command() -> Result<Vec<String>, CliError> {
             return Ok(vec![candidate.to_string()]);
         }
     }
-    Err(CliError::new(NO_EDITOR_FOUND, "no editor found").hint("set $EDITOR (or $SOPS_EDITOR)"))
+    Err(CliError::new(exit::NO_EDITOR_FOUND, "no editor found")
+        .hint("set $EDITOR (or $SOPS_EDITOR)"))
 }
 
 fn run_editor(file: &Path) -> Result<(), CliError> {
@@ -115,7 +113,7 @@ fn new_file(
 
 pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
     let path = std::path::absolute(&args.file).unwrap_or_else(|_| args.file.clone());
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     let (target, mut file) = if path.exists() {
         common::open(global, &path, &args.format, &args.decrypt, &keys)?
     } else {
@@ -155,7 +153,7 @@ pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
         })?);
         if Sha256::digest(&edited[..]) == before {
             return Err(CliError::new(
-                FILE_HAS_NOT_BEEN_MODIFIED,
+                exit::FILE_HAS_NOT_BEEN_MODIFIED,
                 "File has not changed, exiting.",
             ));
         }
@@ -165,7 +163,7 @@ pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
                 break;
             }
             Err(e) => {
-                eprintln!("error: {}", e.message);
+                e.report();
                 ask_to_reopen()?;
             }
         }

@@ -25,7 +25,7 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     let file = args.file.as_deref().map(io::existing_file).transpose()?;
     let setup = plan::Setup::new(global, file.as_deref(), &args.format)?;
 
-    let service = rsops::keys::EnvKeys::from_env();
+    let service = crate::cli::plan::key_service(global);
     let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup, &service)?;
     let input = io::read_input(file.as_deref())?;
     let in_store = setup.in_store();
@@ -73,7 +73,11 @@ impl NewFileKeys {
         // Like sops, a config with creation rules must have one for this file, even when the
         // keys come from flags: the rule also carries the partial-encryption options.
         let rule = match (config, rule_path) {
-            (Some(c), Some(p)) => c.rule_for(p)?,
+            (Some(c), Some(p)) => {
+                let rule = c.rule_for(p)?;
+                plan::log_rule(global, c, rule.as_ref());
+                rule
+            }
             _ => None,
         };
         let (partial, mac_only) = plan::partial_rule(partial, global, rule.as_ref(), input)?;

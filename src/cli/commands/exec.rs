@@ -21,7 +21,7 @@ fn decrypt(
 ) -> Result<(Document, Box<dyn rsops::stores::Store>), CliError> {
     let target = super::common::Target::new(global, file, format)?;
     let order = crate::cli::plan::decryption_order(flags.decryption_order.as_deref())?;
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     let opened = target
         .load()?
         .decrypt(&keys, &order, super::common::mac_check(flags))?;
@@ -95,8 +95,12 @@ fn exit_code(status: ExitStatus) -> u8 {
     status
         .code()
         .map(|c| c as u8)
-        .or_else(|| status.signal().map(|s| (128 + s) as u8))
-        .unwrap_or(1)
+        .or_else(|| {
+            status
+                .signal()
+                .map(|s| exit::KILLED_BY_SIGNAL.wrapping_add(s as u8))
+        })
+        .unwrap_or(exit::ERROR_GENERIC)
 }
 
 fn run_child(mut cmd: Command) -> Result<u8, CliError> {
@@ -206,7 +210,7 @@ pub fn supervise(args: &[std::ffi::OsString]) -> u8 {
         Ok(child) => child,
         Err(e) => {
             eprintln!("error: could not run the command: {e}");
-            return 127;
+            return exit::COMMAND_NOT_FOUND;
         }
     };
     let orphaned = || rustix::process::getppid().map(|p| p.as_raw_nonzero().get()) != Some(parent);

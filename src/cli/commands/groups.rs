@@ -17,7 +17,7 @@ fn rewrite(
     let target = super::common::Target::new(global, file, &FormatArgs::default())?;
     let mut encrypted = target.load()?;
     let order = plan::decryption_order(decrypt.decryption_order.as_deref())?;
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     change(&mut encrypted, &keys, &order)?;
     let out = encrypted.emit(target.in_store.as_ref())?;
     io::write_output(

@@ -84,9 +84,7 @@ pub struct KustomizeArgs {
 fn k8s_error(e: k8s::Error) -> CliError {
     match e {
         k8s::Error::Decrypt { path, source } => {
-            let mut err = CliError::from(source);
-            err.message = format!("{}: {}", path.display(), err.message);
-            err
+            CliError::from(source).prefixed(&path.display().to_string())
         }
         k8s::Error::Read { .. } => CliError::new(exit::COULD_NOT_READ_INPUT_FILE, e.to_string()),
         k8s::Error::NotEncrypted { .. } => CliError::new(exit::ERROR_GENERIC, e.to_string())
@@ -290,8 +288,10 @@ pub fn by_program_name() -> Option<u8> {
     Some(match run_kustomize(&KustomizeArgs { config }) {
         Ok(()) => 0,
         Err(e) => {
-            eprintln!("error: {}", e.message);
-            e.code
+            if let Some(message) = e.message() {
+                eprintln!("error: {message}");
+            }
+            e.code()
         }
     })
 }

@@ -58,7 +58,7 @@ pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
         .ok_or_else(|| CliError::new(exit::NO_FILE_SPECIFIED, "no file specified"))?;
     let progress = Reporter::status(global.quiet);
     progress.step(format!("rotate {}: decrypting", file.display()));
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     let (target, mut opened) = common::open(global, file, &args.format, &args.decrypt, &keys)?;
     let current = rsops::file::spec_groups(opened.metadata());
     let groups = changed_groups(&current, &args.changes, &args.encryption_context)?;

@@ -81,7 +81,7 @@ pub fn run_set(global: &GlobalArgs, args: &SetArgs) -> Result<(), CliError> {
         args.args[2].clone()
     };
     let value = json_value(&text)?;
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     let (target, mut file) = common::open(global, &file, &args.format, &args.decrypt, &keys)?;
     let changed = file.set(&path, value)?;
     if !changed && args.idempotent {
@@ -99,7 +99,7 @@ pub fn run_unset(global: &GlobalArgs, args: &UnsetArgs) -> Result<(), CliError> 
     }
     let file = PathBuf::from(&args.args[0]);
     let path = tree_path(&args.args[1], "unset")?;
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     let (target, mut file) = common::open(global, &file, &args.format, &args.decrypt, &keys)?;
     match file.unset(&path) {
         Err(rsops::file::Error::Unset(

@@ -120,7 +120,9 @@ fn update_file(
         Err(_) if walking => return Ok(Outcome::NotEncrypted),
         Err(e) => return Err(e.into()),
     };
-    let rule = config.rule_for(path)?.ok_or_else(|| {
+    let rule = config.rule_for(path)?;
+    plan::log_rule(global, config, rule.as_ref());
+    let rule = rule.ok_or_else(|| {
         CliError::new(
             exit::ERROR_GENERIC,
             format!(
@@ -163,7 +165,7 @@ fn update_file(
         return Ok(Outcome::Declined);
     }
     let order = plan::decryption_order(args.decrypt.decryption_order.as_deref())?;
-    let keys = rsops::keys::EnvKeys::from_env();
+    let keys = crate::cli::plan::key_service(global);
     file.update_keys(&keys, &order, &rule.key_groups, threshold)?;
     let out = file.emit(store.as_ref())?;
     io::write_atomic(path, &out, io::Contents::Ciphertext)?;

@@ -300,7 +300,7 @@ impl MasterKey for KmsKey {
             arn: self.arn.clone(),
             role: self.role.clone(),
             context: self.context.clone(),
-            created_at: crate::timefmt::now_rfc3339(),
+            created_at: crate::compat::rfc3339::now_rfc3339(),
             enc: blob.to_string(),
             aws_profile: self.aws_profile.clone(),
         }))

@@ -382,7 +382,7 @@ impl MasterKey for AzureKvKey {
             vault_url: self.vault_url.clone(),
             name: self.name.clone(),
             version,
-            created_at: crate::timefmt::now_rfc3339(),
+            created_at: crate::compat::rfc3339::now_rfc3339(),
             enc: B64URL.encode(&result[..]),
         }))
     }

@@ -339,7 +339,7 @@ impl MasterKey for GcpKmsKey {
             .ok_or_else(|| fail("the answer has no ciphertext".into()))?;
         Ok(KeyStanza::GcpKms(GcpKmsStanza {
             resource_id: self.resource_id.clone(),
-            created_at: crate::timefmt::now_rfc3339(),
+            created_at: crate::compat::rfc3339::now_rfc3339(),
             enc: ciphertext.to_string(),
         }))
     }

@@ -194,7 +194,7 @@ impl MasterKey for HckmsKey {
         })?;
         Ok(KeyStanza::Hckms(HckmsStanza {
             key_id: self.key_id.clone(),
-            created_at: crate::timefmt::now_rfc3339(),
+            created_at: crate::compat::rfc3339::now_rfc3339(),
             enc: cipher.to_string(),
         }))
     }

@@ -174,7 +174,7 @@ impl MasterKey for VaultKey {
     }
 
     fn wrap(&self, secret: &[u8]) -> Result<KeyStanza, KeyError> {
-        let stanza = self.stanza(String::new(), crate::timefmt::now_rfc3339());
+        let stanza = self.stanza(String::new(), crate::compat::rfc3339::now_rfc3339());
         let data = transit(
             &self.http,
             &stanza,

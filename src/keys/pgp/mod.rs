@@ -129,7 +129,7 @@ impl MasterKey for PgpKey {
         })?;
         Ok(KeyStanza::Pgp(PgpStanza {
             fp: self.fp.clone(),
-            created_at: crate::timefmt::now_rfc3339(),
+            created_at: crate::compat::rfc3339::now_rfc3339(),
             enc,
         }))
     }

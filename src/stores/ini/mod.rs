@@ -8,7 +8,7 @@ mod write;
 use super::dotenv::val_to_string;
 use super::flatten::{flatten, unflatten};
 use super::{metadata_wire, read_metadata, Store, StoreError};
-use crate::crypto::format_float_g;
+use crate::compat::number::format_float_g;
 use crate::metadata::Metadata;
 use crate::tree::{Document, ListItem, Map, MapItem, Node, Scalar};
 use write::OutSection;

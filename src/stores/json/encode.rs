@@ -1,7 +1,7 @@
 //! Go's JSON spellings: `json.Marshal` for strings and numbers, and the layout sops gets by
 //! running its hand-built object through `json.Indent`.
 
-use crate::crypto::format_float_json;
+use crate::compat::number::format_float_json;
 use crate::stores::StoreError;
 use crate::tree::{ListItem, Map, MapItem, Node, Scalar};
 

@@ -2,7 +2,7 @@
 //! yaml.v3's indentation and quoting rules, comments as `#` lines before the item they precede.
 
 use super::resolve::string_can_be_plain;
-use crate::crypto::format_float_g;
+use crate::compat::number::format_float_g;
 use crate::tree::{ListItem, Map, MapItem, Node, Scalar};
 use base64::Engine;
 
