@@ -225,6 +225,9 @@ fn yaml_corner_cases_match_sops() {
             "comment on a folded header",
             "a:\n  k: >- # c\n    x\n    y\n  z: 1\n",
         ),
+        ("comment after a tag", "a: !!null  # c\n"),
+        ("comment after a tagged value", "a: !!str x  # c\nb: 1\n"),
+        ("comment after an anchor", "a: &x # c\n  b: 1\n"),
         ("YAML 1.2 directive", "%YAML 1.2\n---\na: 1\n"),
         ("YAML 1.1 directive", "%YAML 1.1\n---\na: 1\n"),
     ];

@@ -541,6 +541,18 @@ impl<'a> Builder<'a> {
         self.heads_after_dash.extend(texts);
     }
 
+    /// A line comment after `key: !tag` or `key: &anchor` waits for a collection to head; when
+    /// the value is a scalar instead, it is the key's line comment, which sops writes before
+    /// the key (`a: !!null  # c`).
+    fn key_comments_of_scalar(&mut self) {
+        let texts = std::mem::take(&mut self.heads_inside);
+        if let Some(frame) = self.frames.last_mut() {
+            for t in texts {
+                frame.insert_before_last(t);
+            }
+        }
+    }
+
     /// Files waiting head comments before a node that starts now.
     fn flush_heads_before_node(&mut self) {
         let heads = std::mem::take(&mut self.heads);
@@ -1099,6 +1111,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                         b.anchors.insert(*anchor, node.clone());
                     }
                     b.value(node)?;
+                    b.key_comments_of_scalar();
                     b.prev = Prev::Value;
                 }
                 let block = matches!(*style, ScalarStyle::Literal | ScalarStyle::Folded);
