@@ -54,6 +54,10 @@ pub fn kubectl() -> PathBuf {
     tool("kubectl", "KUBECTL_BIN")
 }
 
+pub fn kubernetes_validate() -> PathBuf {
+    tool("kubernetes-validate", "KUBERNETES_VALIDATE_BIN")
+}
+
 pub fn rsops() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rsops"))
 }
@@ -219,53 +223,4 @@ pub fn secret_values(secret: &rsops::tree::Map) -> Vec<(String, Vec<u8>)> {
     }
     values.sort();
     values
-}
-
-/// A stand-in for the API server's discovery endpoints on 127.0.0.1, so that
-/// `kubectl create --dry-run=client` can map `v1/Secret` without a cluster. It only ever
-/// answers discovery; client dry-run sends nothing else. It lives as long as the test process.
-pub fn fake_discovery_server() -> String {
-    use std::io::{BufRead, BufReader};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-            let path = path.split('?').next().unwrap_or("/");
-            let (status, body) = match path {
-                "/api" => (
-                    "200 OK",
-                    r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}"#,
-                ),
-                "/apis" => (
-                    "200 OK",
-                    r#"{"kind":"APIGroupList","apiVersion":"v1","groups":[]}"#,
-                ),
-                "/api/v1" => (
-                    "200 OK",
-                    r#"{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets","singularName":"secret","namespaced":true,"kind":"Secret","verbs":["create","delete","get","list","patch","update","watch"]}]}"#,
-                ),
-                _ => (
-                    "404 Not Found",
-                    r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":404}"#,
-                ),
-            };
-            let mut stream = stream;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    address
 }
