@@ -74,7 +74,8 @@ fn age_recipient() -> String {
         .to_string()
 }
 
-/// A scratch work dir (the helm/kubectl cwd) with a private TMPDIR inside it.
+/// A scratch work dir (the helm/kubectl cwd) with a private TMPDIR and HOME inside it, so the
+/// plaintext scan of the work dir covers both.
 pub struct Work {
     pub dir: tempfile::TempDir,
 }
@@ -86,6 +87,7 @@ impl Work {
             .tempdir()
             .unwrap();
         std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        std::fs::create_dir(dir.path().join("home")).unwrap();
         Work { dir }
     }
 
@@ -139,6 +141,7 @@ impl Work {
             .env("SOPS_AGE_KEY_FILE", age_key_file())
             .env("SOPS_DISABLE_VERSION_CHECK", "1")
             .env("TMPDIR", self.tmp())
+            .env("HOME", self.path().join("home"))
             .env("HELM_CONFIG_HOME", self.path().join(".helm/config"))
             .env("HELM_CACHE_HOME", self.path().join(".helm/cache"))
             .env("HELM_DATA_HOME", self.path().join(".helm/data"))
