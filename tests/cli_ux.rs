@@ -83,14 +83,18 @@ fn a_sign_only_gpg_key_is_named_as_such_not_as_missing() {
     let fpr = home.fingerprint("me@example.org");
     let sandbox = Sandbox::new(&[]);
     sandbox.put("s.yaml", b"a: b\n");
-    let out = sandbox.run_in(
-        &rsops(),
-        &sandbox.work(),
-        &["encrypt", "--pgp", &fpr, "s.yaml"],
-        &[("GNUPGHOME", home.path().to_str().expect("utf-8 path"))],
-    );
+    let gnupghome = [("GNUPGHOME", home.path().to_str().expect("utf-8 path"))];
+    let args = ["encrypt", "--pgp", &fpr, "s.yaml"];
+    let out = sandbox.run_in(&rsops(), &sandbox.work(), &args, &gnupghome);
+    let theirs = sandbox.run_in(&common::sops(), &sandbox.work(), &args, &gnupghome);
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.ok() && out.stdout.is_empty(), "{}", out.summary());
+    assert!(!theirs.ok(), "sops encrypted: {}", theirs.summary());
+    assert!(
+        out.code == theirs.code && out.stdout.is_empty(),
+        "{} (sops: exit {})",
+        out.summary(),
+        theirs.code
+    );
     assert!(err.contains("this key has no encryption subkey"), "{err}");
     assert!(err.contains("gpg --quick-add-key"), "{err}");
     assert!(!err.contains("Import the public key"), "{err}");

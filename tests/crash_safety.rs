@@ -3,7 +3,9 @@
 //! partial, or plaintext where ciphertext belongs. A full disk (a tiny tmpfs when the tests run as
 //! root, and a file-size limit everywhere) must leave the original intact and say so.
 //!
-//! `RSOPS_CRASH_ITERATIONS` sets the kills per command (default 40).
+//! `RSOPS_CRASH_ITERATIONS` sets the random kills per command (default 40; a quarter as many more
+//! are aimed at the write window); the kill times come from a printed seed, and
+//! `RSOPS_TEST_SEED` replays them.
 
 mod common;
 use common::harden as support;
@@ -59,21 +61,35 @@ fn command(args: &[&str], file: &Path, env: &[(&str, &str)]) -> Command {
     c
 }
 
-/// How long one uninterrupted run takes, so kills can land anywhere in it (and a bit after).
+/// How long one uninterrupted run takes now, so kills can land anywhere in it (and a bit after):
+/// the faster of two runs. Measured again every 10 kills, because the load on the machine
+/// changes (the crash tests start together and end one by one), and kill times drawn from a run
+/// under a heavier load would mostly fall after the command exited.
 fn full_run_time(args: &[&str], setup: &dyn Fn(&Path), env: &[(&str, &str)]) -> Duration {
-    let dir = tempfile::tempdir().unwrap();
-    let file = dir.path().join("f.yaml");
-    setup(&file);
-    let start = Instant::now();
-    let status = command(args, &file, env).status().unwrap();
-    assert!(status.success(), "uninterrupted {args:?} failed");
-    start.elapsed()
+    (0..2)
+        .map(|_| {
+            let dir = tempfile::tempdir().unwrap();
+            let file = dir.path().join("f.yaml");
+            setup(&file);
+            let start = Instant::now();
+            let status = command(args, &file, env).status().unwrap();
+            assert!(status.success(), "uninterrupted {args:?} failed");
+            start.elapsed()
+        })
+        .min()
+        .unwrap()
 }
 
 #[derive(Default, Debug)]
 struct Tally {
     old: usize,
     new: usize,
+    /// Kills that found the command still running (not already exited on its own).
+    while_running: usize,
+    /// Kills inside the write window: the command had its temp output open beside the file
+    /// (seen in /proc/PID/fd just before the kill) and the file was still the old version after
+    /// it, so the command died between creating its output and renaming it over the file.
+    in_write_window: usize,
     leftover_temps: usize,
 }
 
@@ -97,8 +113,20 @@ fn kill_repeatedly(
     })
 }
 
+/// When to kill in one run.
+#[derive(Clone, Copy, Debug)]
+enum KillAt {
+    /// This many microseconds after the start.
+    Micros(u64),
+    /// As soon as the command has a temp file open beside the target.
+    TempOpen,
+}
+
 /// [`kill_repeatedly`], with `leftovers(dir, file)` checking what a kill left beside the file
-/// and returning how many such entries there were.
+/// and returning how many such entries there were. `iterations()` kills at random moments (from
+/// a printed seed, `RSOPS_TEST_SEED` replays it), then a quarter as many aimed at the moment a
+/// temp output is open; the kills must have landed while the command ran and inside its write
+/// window, else the test proved nothing.
 fn kill_repeatedly_checking(
     args: &[&str],
     env: &[(&str, &str)],
@@ -106,38 +134,115 @@ fn kill_repeatedly_checking(
     classify: &dyn Fn(&[u8]) -> Result<bool, String>,
     leftovers: &dyn Fn(&Path, &Path) -> usize,
 ) -> Tally {
-    let full = full_run_time(args, setup, env).as_micros() as u64 + 1;
-    let mut rng = rand::thread_rng();
+    let mut full = 0;
+    let mut rng = common::seeded_rng(&format!("crash_safety {args:?}"));
     let mut tally = Tally::default();
-    for i in 0..iterations() {
+    let random = iterations();
+    let aimed = random.div_ceil(4);
+    let mut random_while_running = 0;
+    for i in 0..random + aimed {
+        if i % 10 == 0 && i < random {
+            full = full_run_time(args, setup, env).as_micros() as u64 + 1;
+        }
+        // Half the random kills anywhere in (and a little past) a run, half in its last third,
+        // where the output is written and renamed.
+        let at = if i >= random {
+            KillAt::TempOpen
+        } else if i % 2 == 0 {
+            KillAt::Micros(rng.gen_range(0..full * 12 / 10))
+        } else {
+            KillAt::Micros(rng.gen_range(full * 2 / 3..full * 11 / 10))
+        };
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("f.yaml");
         setup(&file);
         let mut child = command(args, &file, env).spawn().unwrap();
-        // Half the kills anywhere in (and a little past) a run, half in its last third, where
-        // the output is written and renamed.
-        let at = if i % 2 == 0 {
-            rng.gen_range(0..full * 12 / 10)
-        } else {
-            rng.gen_range(full * 2 / 3..full * 11 / 10)
+        let (running, temp_open) = match at {
+            KillAt::Micros(us) => {
+                std::thread::sleep(Duration::from_micros(us));
+                let temp_open = temp_open_beside(child.id(), &file);
+                (child.try_wait().unwrap().is_none(), temp_open)
+            }
+            KillAt::TempOpen => {
+                let mut seen = false;
+                while child.try_wait().unwrap().is_none() {
+                    if temp_open_beside(child.id(), &file) {
+                        seen = true;
+                        break;
+                    }
+                }
+                (seen, seen)
+            }
         };
-        std::thread::sleep(Duration::from_micros(at));
         let _ = child.kill();
         let _ = child.wait();
         let bytes = std::fs::read(&file)
-            .unwrap_or_else(|e| panic!("{args:?} iteration {i}: the file is gone: {e}"));
-        match classify(&bytes) {
-            Ok(true) => tally.new += 1,
-            Ok(false) => tally.old += 1,
+            .unwrap_or_else(|e| panic!("{args:?} kill {i} ({at:?}): the file is gone: {e}"));
+        let is_new = match classify(&bytes) {
+            Ok(is_new) => is_new,
             Err(why) => panic!(
-                "{args:?} iteration {i}: the file is neither the old nor the new version: {why}\n{}",
+                "{args:?} kill {i} ({at:?}): the file is neither the old nor the new version: {why}\n{}",
                 String::from_utf8_lossy(&bytes[..bytes.len().min(300)])
             ),
+        };
+        let left = leftovers(dir.path(), &file);
+        assert!(
+            left <= 1,
+            "{args:?} kill {i} ({at:?}): {left} temp files beside the file; one run writes one"
+        );
+        assert!(
+            left == 0 || !is_new,
+            "{args:?} kill {i} ({at:?}): a temp was left, so the run died before its rename, yet \
+             the file is the new version"
+        );
+        if is_new {
+            tally.new += 1;
+        } else {
+            tally.old += 1;
         }
-        tally.leftover_temps += leftovers(dir.path(), &file);
+        tally.while_running += usize::from(running);
+        if i < random {
+            random_while_running += usize::from(running);
+        }
+        tally.in_write_window += usize::from((temp_open || left > 0) && !is_new);
+        tally.leftover_temps += left;
     }
-    eprintln!("{args:?}: {} kills, {tally:?}", iterations());
+    eprintln!("{args:?}: {random} random and {aimed} aimed kills, {tally:?}");
+    assert!(
+        random_while_running >= random / 4,
+        "{args:?}: only {random_while_running} of {random} random kills found the command \
+         running: the kill times miss the run"
+    );
+    assert!(
+        tally.in_write_window >= aimed.div_ceil(2),
+        "{args:?}: only {} kills landed between the temp output appearing and the rename \
+         (aimed: {aimed}): the write window was not tested",
+        tally.in_write_window
+    );
+    assert!(
+        tally.leftover_temps <= tally.in_write_window,
+        "{args:?}: {} temps left by {} kills inside the write window",
+        tally.leftover_temps,
+        tally.in_write_window
+    );
     tally
+}
+
+/// Whether process `pid` has a file open in `file`'s directory other than `file` itself (and the
+/// directory): its temp output, unnamed (`O_TMPFILE`, shown as `DIR/#INODE (deleted)`) or named.
+fn temp_open_beside(pid: u32, file: &Path) -> bool {
+    let dir = file.parent().unwrap();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path()).is_ok_and(|target| {
+            target.starts_with(dir)
+                && target != dir
+                && target != file
+                && !target.ends_with("sweep.yaml")
+        })
+    })
 }
 
 /// A SIGKILLed write can leave its temp file behind (nothing can remove it); it must never hold
@@ -171,19 +276,18 @@ fn sigkill_during_encrypt_in_place() {
             Err("decrypts to something else".into())
         }
     };
-    let tally = kill_repeatedly(
+    kill_repeatedly(
         &["encrypt", "--age", AGE1_RECIPIENT, "-i"],
         &[],
         &setup,
         &classify,
     );
-    assert_eq!(tally.old + tally.new, iterations());
 }
 
 /// `decrypt -i` writes plaintext, so a temp it leaves would be plaintext on disk: the temp is
 /// unnamed while it is written, so a kill leaves at most a complete copy (in the instant between
 /// naming it and renaming it over the target), and the next write in the directory removes that.
-/// Random kills, then kills aimed at the moment a temp's name appears.
+/// Random kills, then kills aimed at the moment its temp output is open.
 #[test]
 fn sigkill_during_decrypt_in_place_leaves_no_temp() {
     let plain = big_plaintext();
@@ -218,32 +322,7 @@ fn sigkill_during_decrypt_in_place_leaves_no_temp() {
         }
         found.len()
     };
-    let tally = kill_repeatedly_checking(&["decrypt", "-i"], &[], &setup, &classify, &leftovers);
-    assert_eq!(tally.old + tally.new, iterations());
-    for i in 0..iterations().div_ceil(4) {
-        let dir = tempfile::tempdir().unwrap();
-        let file = dir.path().join("f.yaml");
-        setup(&file);
-        kill_when_a_temp_appears(&file);
-        let bytes = std::fs::read(&file).unwrap();
-        if let Err(why) = classify(&bytes) {
-            panic!("aimed kill {i}: {why}");
-        }
-        leftovers(dir.path(), &file);
-    }
-}
-
-/// Runs `decrypt -i FILE` and SIGKILLs it the moment anything appears beside the file.
-fn kill_when_a_temp_appears(file: &Path) {
-    let dir = file.parent().unwrap();
-    let mut child = command(&["decrypt", "-i"], file, &[]).spawn().unwrap();
-    while child.try_wait().unwrap().is_none() {
-        if !temps_beside(dir, file).is_empty() {
-            let _ = child.kill();
-            let _ = child.wait();
-            return;
-        }
-    }
+    kill_repeatedly_checking(&["decrypt", "-i"], &[], &setup, &classify, &leftovers);
 }
 
 fn big_plaintext_of(keys: usize) -> String {
@@ -423,7 +502,8 @@ fn limited_run(script: &str, args: &[&str], file: &Path) -> support::Run {
 }
 
 /// A real full disk: a 256 KiB tmpfs holding a 150 KiB plaintext, which cannot also hold its
-/// encrypted copy. Needs root (mount); elsewhere the file-size test above covers the path.
+/// encrypted copy. Needs root (mount): as root it must run; only a non-root run skips it, with a
+/// message (the file-size test above covers the path there).
 #[test]
 fn full_tmpfs_leaves_original_intact() {
     if !rustix::process::geteuid().is_root() {
@@ -431,15 +511,18 @@ fn full_tmpfs_leaves_original_intact() {
         return;
     }
     let mount_point = tempfile::tempdir().unwrap();
-    let mounted = Command::new("mount")
+    // As root the mount must work: a failure here is a failure of the test, not a skip.
+    let mount = Command::new("mount")
         .args(["-t", "tmpfs", "-o", "size=256k", "tmpfs"])
         .arg(mount_point.path())
-        .status()
-        .is_ok_and(|s| s.success());
-    if !mounted {
-        eprintln!("skipping the tmpfs check: mount is not permitted here");
-        return;
-    }
+        .output()
+        .expect("running mount");
+    assert!(
+        mount.status.success(),
+        "running as root, but cannot mount a tmpfs ({}): {}",
+        mount.status,
+        String::from_utf8_lossy(&mount.stderr)
+    );
     let result = std::panic::catch_unwind(|| {
         let file = mount_point.path().join("f.yaml");
         let plain = big_plaintext();

@@ -277,11 +277,13 @@ fn no_plaintext_in_any_error() {
     );
 }
 
-/// What the scratch-file checks need: an encrypted file, a private TMPDIR that must end empty,
-/// and a place where the "editor"/child records what it saw.
+/// What the scratch-file checks need: an encrypted file, a private TMPDIR and a private HOME
+/// that must both end empty (a scratch copy must not land in either), and a place where the
+/// "editor"/child records what it saw.
 struct Scratch {
     s: Setup,
     tmpdir: tempfile::TempDir,
+    home: tempfile::TempDir,
     record: PathBuf,
 }
 
@@ -292,6 +294,7 @@ impl Scratch {
         Scratch {
             s,
             tmpdir: tempfile::tempdir().unwrap(),
+            home: tempfile::tempdir().unwrap(),
             record,
         }
     }
@@ -312,6 +315,7 @@ impl Scratch {
         let mut all: Vec<(&str, &OsStr)> = vec![
             ("SOPS_AGE_KEY_FILE", key_file.as_os_str()),
             ("TMPDIR", self.tmpdir.path().as_os_str()),
+            ("HOME", self.home.path().as_os_str()),
         ];
         all.extend(env.iter().map(|(k, v)| (*k, OsStr::new(v))));
         let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -319,12 +323,14 @@ impl Scratch {
     }
 
     fn assert_clean(&self, label: &str) {
-        let left: Vec<_> = std::fs::read_dir(self.tmpdir.path())
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        assert!(left.is_empty(), "{label}: scratch left behind: {left:?}");
+        for dir in [self.tmpdir.path(), self.home.path()] {
+            let left: Vec<_> = std::fs::read_dir(dir)
+                .unwrap()
+                .flatten()
+                .map(|e| e.path())
+                .collect();
+            assert!(left.is_empty(), "{label}: scratch left behind: {left:?}");
+        }
         let record = std::fs::read_to_string(&self.record).unwrap_or_default();
         for line in record.lines() {
             assert!(
@@ -400,6 +406,7 @@ fn sigterm_during_edit_removes_scratch() {
         .args(["edit", &sc.s.enc()])
         .env("SOPS_AGE_KEY_FILE", support::age1_key_file())
         .env("TMPDIR", sc.tmpdir.path())
+        .env("HOME", sc.home.path())
         .env("EDITOR", &editor)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -501,6 +508,7 @@ fn exec_file_as_another_user() {
             .args([&enc, command])
             .env("SOPS_AGE_KEY_FILE", support::age1_key_file())
             .env("TMPDIR", sc.tmpdir.path())
+            .env("HOME", sc.home.path())
             .stdout(std::process::Stdio::piped())
             .spawn()
             .unwrap();
@@ -550,6 +558,7 @@ fn start_slow_edit(sc: &Scratch, marker: &std::path::Path) -> std::process::Chil
         .args(["edit", &sc.s.enc()])
         .env("SOPS_AGE_KEY_FILE", support::age1_key_file())
         .env("TMPDIR", sc.tmpdir.path())
+        .env("HOME", sc.home.path())
         .env("EDITOR", &editor)
         .stdin(std::process::Stdio::null())
         .stdout(std::process::Stdio::null())
@@ -671,6 +680,7 @@ fn a_fifo_reader_outlives_a_killed_rsops_by_seconds() {
         .args(["exec-file", &sc.s.enc(), &command])
         .env("SOPS_AGE_KEY_FILE", support::age1_key_file())
         .env("TMPDIR", sc.tmpdir.path())
+        .env("HOME", sc.home.path())
         .spawn()
         .unwrap();
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);

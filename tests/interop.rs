@@ -1085,3 +1085,74 @@ fn exit_code_8_matches_sops() {
     }
     report.finish();
 }
+
+/// `-e`, `-d` and `-r` together on the legacy form: sops 3.11 warns ("More than one command …
+/// has been specified") and runs them in the order encrypt, decrypt, rotate on the input file,
+/// printing the last one's output; the discarded encrypt still needs its keys (exit 1 without),
+/// and a missing file is refused (100) before the warning. rsops must match: exit code, the
+/// warning exactly when sops warns, and the same output (plaintext byte for byte; an encrypted
+/// output must decrypt to what the input decrypts to, with fresh ciphertexts).
+#[test]
+fn legacy_command_flags_together_match_sops() {
+    let sandbox = Sandbox::new(&[Key::Age1]);
+    let (sops, rsops) = (common::sops(), common::rsops());
+    let age = Key::Age1.recipient();
+    let plain = std::fs::read(inputs_dir().join("basic.yaml")).expect("read input");
+    sandbox.put("plain.yaml", &plain);
+    let enc = sandbox.run(&sops, &["-e", "--age", &age, "plain.yaml"]);
+    assert!(enc.ok(), "setup: {}", enc.summary());
+    sandbox.put("enc.yaml", &enc.stdout);
+    let decrypted = sandbox.run(&sops, &["-d", "enc.yaml"]);
+    assert!(decrypted.ok(), "setup: {}", decrypted.summary());
+    let warning =
+        "More than one command (--encrypt, --decrypt, --rotate, --set) has been specified";
+    let mut report = Report::new("interop: legacy -e/-d/-r together");
+    let combos: [&[&str]; 7] = [
+        &["-e", "-d", "--age", &age],
+        &["-d", "-e", "--age", &age],
+        &["-e", "-d"],
+        &["-d", "-r"],
+        &["-r", "-d"],
+        &["-e", "-r", "--age", &age],
+        &["-e", "-d", "-r", "--age", &age],
+    ];
+    for flags in combos {
+        for file in ["plain.yaml", "enc.yaml", "missing.yaml"] {
+            let mut args = flags.to_vec();
+            args.push(file);
+            let result = (|| {
+                let s = sandbox.run(&sops, &args);
+                let r = sandbox.run(&rsops, &args);
+                if r.code != s.code {
+                    return Err(format!("exit {}, sops {}: {}", r.code, s.code, r.summary()));
+                }
+                let warns = |o: &Outcome| String::from_utf8_lossy(&o.stderr).contains(warning);
+                if warns(&r) != warns(&s) {
+                    return Err(format!(
+                        "warning printed: {}, by sops: {}: {}",
+                        warns(&r),
+                        warns(&s),
+                        r.summary()
+                    ));
+                }
+                if !s.ok() {
+                    return expect_failure(&r, s.code);
+                }
+                let encrypted = |o: &Outcome| String::from_utf8_lossy(&o.stdout).contains("sops:");
+                if !encrypted(&s) {
+                    return expect_output(&r, &s.stdout);
+                }
+                if !encrypted(&r) || r.stdout == enc.stdout {
+                    return Err(format!(
+                        "sops printed a re-encrypted file, rsops not: {}",
+                        r.summary()
+                    ));
+                }
+                sandbox.put("out.yaml", &r.stdout);
+                expect_output(&sandbox.run(&sops, &["-d", "out.yaml"]), &decrypted.stdout)
+            })();
+            report.case(&args.join(" "), result);
+        }
+    }
+    report.finish();
+}

@@ -1,5 +1,6 @@
-//! `rsops k8s secret` through the real kubectl, and the kustomize generator both as a legacy
-//! exec plugin run by `kubectl kustomize --enable-alpha-plugins` and as a KRM function.
+//! `rsops k8s secret` and the kustomize generator (both as a legacy exec plugin run by the real
+//! `kubectl kustomize --enable-alpha-plugins` and as a KRM function): what they write is checked
+//! against the Kubernetes OpenAPI schema offline (`kubernetes-validate --strict`).
 
 mod common;
 use common::k8s as k8s_support;
@@ -19,25 +20,88 @@ fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-fn kubectl_dry_run(work: &Work, manifest: &[u8]) -> rsops::tree::Document {
+/// Kubernetes version whose OpenAPI schema the manifests are checked against (the kubectl in
+/// `.tools` is 1.35; kubernetes-validate 1.37.0 ships the schemas offline).
+const KUBERNETES_VERSION: &str = "1.35.0";
+
+/// Checks every document of `manifest` against the Kubernetes schema offline with
+/// `kubernetes-validate --strict` (unknown fields rejected); `Err` carries its report.
+fn schema_check(work: &Work, manifest: &[u8]) -> Result<(), String> {
     let out = with_stdin(
-        work.command(kubectl()).args([
-            "--server",
-            &fake_discovery_server(),
-            "--cache-dir",
-            &work.path().join(".kube-cache").to_string_lossy(),
-            "create",
-            "--dry-run=client",
-            "--validate=false",
-            "-o",
-            "yaml",
-            "-f",
+        work.command(kubernetes_validate()).args([
+            "--strict",
+            "--kubernetes-version",
+            KUBERNETES_VERSION,
             "-",
         ]),
         manifest,
     );
-    assert_ok(&out, "kubectl create --dry-run=client");
-    parse_yaml(&out.stdout)
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    if !out.status.success() {
+        return Err(report);
+    }
+    // One "passed" line per document, so a document it skipped cannot pass unnoticed.
+    let documents = parse_yaml(manifest).branches.len();
+    let passed = report.matches(" passed for resource ").count();
+    if passed != documents {
+        return Err(format!(
+            "{passed} of {documents} documents validated: {report}"
+        ));
+    }
+    Ok(())
+}
+
+/// `manifest` passes the schema check; returns its documents.
+fn validated(work: &Work, manifest: &[u8]) -> rsops::tree::Document {
+    if let Err(report) = schema_check(work, manifest) {
+        panic!(
+            "not a valid Kubernetes manifest: {report}\n{}",
+            String::from_utf8_lossy(manifest)
+        );
+    }
+    parse_yaml(manifest)
+}
+
+/// The schema check fails on broken Secrets: each is a valid generated one with one defect.
+#[test]
+fn schema_check_rejects_broken_secrets() {
+    let work = Work::new();
+    work.encrypt("app_secrets.yaml", &app_secrets_yaml(), "yaml");
+    let out = output(
+        work.command(rsops())
+            .args(["k8s", "secret", "--name", "app", "--label", "team=web"])
+            .arg("app_secrets.yaml"),
+    );
+    assert_ok(&out, "rsops k8s secret");
+    let good = String::from_utf8(out.stdout).unwrap();
+    validated(&work, good.as_bytes());
+    let broken = [
+        ("a misspelt field", good.replacen("data:", "dta:", 1)),
+        ("no kind", good.replacen("kind: Secret\n", "", 1)),
+        (
+            "a number as a label",
+            good.replacen("team: web", "team: 7", 1),
+        ),
+        (
+            "a list as a data value",
+            good.replacen("data:\n", "data:\n  extra: [1]\n", 1),
+        ),
+        (
+            "a valid document, then a broken one",
+            format!("{good}---\n{}", good.replacen("metadata:", "metdata:", 1)),
+        ),
+    ];
+    for (what, manifest) in broken {
+        assert_ne!(manifest, good, "{what}: the defect was not applied");
+        assert!(
+            schema_check(&work, manifest.as_bytes()).is_err(),
+            "{what} passed the schema check:\n{manifest}"
+        );
+    }
 }
 
 fn pairs(items: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
@@ -50,7 +114,7 @@ fn pairs(items: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn secret_from_top_level_values_is_accepted_by_kubectl() {
+fn secret_from_top_level_values_is_a_valid_manifest() {
     let work = Work::new();
     work.encrypt("app_secrets.yaml", &app_secrets_yaml(), "yaml");
     work.encrypt("db.env", &format!("DB_PASSWORD={DB_PASSWORD}\n"), "dotenv");
@@ -69,7 +133,7 @@ fn secret_from_top_level_values_is_accepted_by_kubectl() {
                 .arg("app_secrets.yaml"),
         );
         assert_ok(&out, "rsops k8s secret");
-        let doc = kubectl_dry_run(&work, &out.stdout);
+        let doc = validated(&work, &out.stdout);
         let secret = &doc.branches[0];
         let text = String::from_utf8_lossy(&out.stdout).to_string();
         assert!(
@@ -87,7 +151,7 @@ fn secret_from_top_level_values_is_accepted_by_kubectl() {
             .args(["k8s", "secret", "app_secrets.yaml", "db.env"]),
     );
     assert_ok(&out, "rsops k8s secret (two files)");
-    let doc = kubectl_dry_run(&work, &out.stdout);
+    let doc = validated(&work, &out.stdout);
     assert_eq!(doc.branches.len(), 2);
     assert_eq!(
         secret_values(&doc.branches[1]),
@@ -136,7 +200,7 @@ fn whole_files_nested_values_and_typed_secrets() {
             ]),
     );
     assert_ok(&out, "rsops k8s secret --merge");
-    let doc = kubectl_dry_run(&work, &out.stdout);
+    let doc = validated(&work, &out.stdout);
     assert_eq!(
         secret_values(&doc.branches[0]),
         pairs(&[
@@ -213,7 +277,7 @@ fn legacy_exec_plugin_through_kubectl_kustomize() {
             .env("XDG_CONFIG_HOME", work.path().join("xdg")),
     );
     assert_ok(&out, "kubectl kustomize");
-    let doc = parse_yaml(&out.stdout);
+    let doc = validated(&work, &out.stdout);
     assert_eq!(doc.branches.len(), 1);
     assert_eq!(secret_values(&doc.branches[0]), expected_generated());
     let text = String::from_utf8_lossy(&out.stdout);
@@ -271,6 +335,10 @@ fn krm_function_with_a_resource_list_on_stdin() {
         Some("ConfigMap")
     );
     assert_eq!(secret_values(maps[1]), expected_generated());
+    let generated = rsops::stores::store_for(rsops::stores::Format::Yaml, Default::default())
+        .emit_value(&rsops::tree::Node::Map(maps[1].clone()))
+        .unwrap();
+    validated(&work, &generated);
     // A tampered source fails the whole function (the MAC is always verified).
     let good = std::fs::read_to_string(work.path().join("app_secrets.yaml")).unwrap();
     std::fs::write(

@@ -397,19 +397,18 @@ fn kms_profile_from_shared_files_and_sops_yaml() {
     case.write("group.yaml", &enc);
     assert_eq!(case.ok(&sops(), &["decrypt", "group.yaml"], &[]), PLAIN);
     // An unknown profile is a clear error, not a fall-through to other credentials.
-    let out = case.run(
-        &rsops(),
-        &[
-            "encrypt",
-            "--kms",
-            &arn,
-            "--aws-profile",
-            "ghost",
-            "plain.yaml",
-        ],
-        &[],
-    );
-    assert!(!out.status.success());
+    let ghost_args = [
+        "encrypt",
+        "--kms",
+        &arn,
+        "--aws-profile",
+        "ghost",
+        "plain.yaml",
+    ];
+    let out = case.run(&rsops(), &ghost_args, &[]);
+    let theirs = case.run(&sops(), &ghost_args, &[]);
+    assert!(!theirs.status.success(), "sops accepted an unknown profile");
+    assert_eq!(out.status.code(), theirs.status.code(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("AWS profile `ghost` not found"),
         "{}",
@@ -485,17 +484,15 @@ fn kms_wrong_credentials_fail_like_sops() {
     );
     // Unknown access key.
     let unknown = good.clone_with("AWS_ACCESS_KEY_ID", "AKIAUNKNOWN");
-    let out = unknown.run(
-        &rsops(),
-        &[
-            "encrypt",
-            "--kms",
-            &arn,
-            &good.path("plain.yaml").to_string_lossy(),
-        ],
-        &[],
+    let plain_path = good.path("plain.yaml").to_string_lossy().to_string();
+    let unknown_args = ["encrypt", "--kms", &arn, &plain_path];
+    let out = unknown.run(&rsops(), &unknown_args, &[]);
+    let theirs = unknown.run(&sops(), &unknown_args, &[]);
+    assert!(
+        !theirs.status.success(),
+        "sops accepted an unknown access key"
     );
-    assert!(!out.status.success());
+    assert_eq!(out.status.code(), theirs.status.code(), "{}", stderr(&out));
     assert!(
         stderr(&out).contains("InvalidClientTokenId"),
         "{}",

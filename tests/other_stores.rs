@@ -3,6 +3,8 @@
 //! and re-emitting the files sops encrypted must give them back byte for byte. Inputs in
 //! `testdata/stores/bad` must be refused by both.
 
+mod common;
+
 use rsops::stores::{store_for, Format, Store, StoreOptions};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -374,12 +376,13 @@ fn cross_format_output_matches_sops() {
     }
 }
 
-/// Fresh random payloads each run: arbitrary bytes must survive sops and us unchanged.
+/// Fresh random payloads each run (the seed is printed; `RSOPS_TEST_SEED` replays it): arbitrary
+/// bytes must survive sops and us unchanged.
 #[test]
 fn random_binary_payloads_match_sops() {
     use rand::{Rng, RngCore};
     let peer = Peer::new();
-    let mut rng = rand::thread_rng();
+    let mut rng = common::seeded_rng("random_binary_payloads_match_sops");
     for _ in 0..3 {
         let mut payload = vec![0u8; rng.gen_range(1..4096)];
         rng.fill_bytes(&mut payload);

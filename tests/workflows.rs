@@ -1182,11 +1182,14 @@ fn set_and_unset_on_files_rsops_wrote() {
 #[test]
 fn exec_env_refuses_nested_values_like_sops() {
     let lab = sops_file();
+    let mut codes = Vec::new();
     for tool in [Tool::Rsops, Tool::Sops] {
         let run = lab.run(tool, &["exec-env", "s.yaml", "echo ran"], &envs(&with_k1()));
         assert_ne!(run.code, 0, "{tool:?}");
         assert!(!run.text().contains("ran"), "{tool:?}");
+        codes.push(run.code);
     }
+    assert_eq!(codes[0], codes[1], "exit code of rsops, then sops");
 }
 
 #[test]

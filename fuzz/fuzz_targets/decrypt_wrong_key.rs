@@ -2,10 +2,10 @@
 //! the file was not made for, and every value opened under a wrong data key. Must fail cleanly.
 #![no_main]
 use libfuzzer_sys::fuzz_target;
+use rsops::file::{EncryptedFile, MacCheck};
 use rsops::keys::age::AgeIdentities;
 use rsops::keys::discovery::Env;
 use rsops::keys::KeyUnwrapper;
-use rsops::file::{EncryptedFile, MacCheck};
 use rsops::stores::{store_for, Format, StoreOptions};
 
 /// keys/age2.txt (test-only, public): the seeds are encrypted for age1, so this key is wrong.

@@ -104,7 +104,29 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             .clone()
             .or_else(|| std::env::var("SOPS_DECRYPTION_ORDER").ok()),
     };
-    match (l.encrypt, l.decrypt, l.rotate) {
+    let (mut encrypt, mut decrypt, rotate) = (l.encrypt, l.decrypt, l.rotate);
+    if [encrypt, decrypt, rotate].iter().filter(|&&m| m).count() > 1 {
+        // sops 3.11 only warns, then runs them in the order encrypt, decrypt, rotate, each on
+        // the input file, and keeps the last one's output; an error of the discarded encrypt is
+        // ignored, but its keys and config must resolve first (else exit 1, as alone). A missing
+        // file is refused (100) before the warning.
+        if let Some(file) = &l.file {
+            io::existing_file(file)?;
+        }
+        eprintln!("warning: {MORE_THAN_ONE_COMMAND}");
+        if encrypt {
+            commands::encrypt::check_keys(
+                global,
+                &l.keys,
+                &l.partial,
+                &l.format,
+                l.file.as_deref(),
+            )?;
+        }
+        encrypt = false;
+        decrypt &= !rotate;
+    }
+    match (encrypt, decrypt, rotate) {
         (true, false, false) => commands::encrypt::run(
             global,
             &EncryptArgs {
@@ -163,9 +185,9 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
                 Ok(())
             }
         },
-        _ => Err(CliError::new(
-            exit::ERROR_CONFLICTING_PARAMETERS,
-            "use only one of -e, -d and -r",
-        )),
+        _ => unreachable!("at most one of -e, -d and -r is left"),
     }
 }
+
+/// sops 3.11's warning for `-e`, `-d` and `-r` together, verbatim.
+const MORE_THAN_ONE_COMMAND: &str = "More than one command (--encrypt, --decrypt, --rotate, --set) has been specified. Only the changes made by the last one will be visible. Note that this behavior is deprecated and will cause an error eventually.";

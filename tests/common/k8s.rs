@@ -52,6 +52,10 @@ pub fn kubectl() -> PathBuf {
     tool("kubectl", "KUBECTL_BIN")
 }
 
+pub fn kubernetes_validate() -> PathBuf {
+    tool("kubernetes-validate", "KUBERNETES_VALIDATE_BIN")
+}
+
 pub fn rsops() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_rsops"))
 }
@@ -68,7 +72,8 @@ fn age_recipient() -> String {
         .to_string()
 }
 
-/// A scratch work dir (the helm/kubectl cwd) with a private TMPDIR inside it.
+/// A scratch work dir (the helm/kubectl cwd) with a private TMPDIR and HOME inside it, so the
+/// plaintext scan of the work dir covers both.
 pub struct Work {
     pub dir: tempfile::TempDir,
 }
@@ -80,6 +85,7 @@ impl Work {
             .tempdir()
             .unwrap();
         std::fs::create_dir(dir.path().join("tmp")).unwrap();
+        std::fs::create_dir(dir.path().join("home")).unwrap();
         Work { dir }
     }
 
@@ -133,6 +139,7 @@ impl Work {
             .env("SOPS_AGE_KEY_FILE", age_key_file())
             .env("SOPS_DISABLE_VERSION_CHECK", "1")
             .env("TMPDIR", self.tmp())
+            .env("HOME", self.path().join("home"))
             .env("HELM_CONFIG_HOME", self.path().join(".helm/config"))
             .env("HELM_CACHE_HOME", self.path().join(".helm/cache"))
             .env("HELM_DATA_HOME", self.path().join(".helm/data"))
@@ -217,53 +224,4 @@ pub fn secret_values(secret: &rsops::tree::Map) -> Vec<(String, Vec<u8>)> {
     }
     values.sort();
     values
-}
-
-/// A stand-in for the API server's discovery endpoints on 127.0.0.1, so that
-/// `kubectl create --dry-run=client` can map `v1/Secret` without a cluster. It only ever
-/// answers discovery; client dry-run sends nothing else. It lives as long as the test process.
-pub fn fake_discovery_server() -> String {
-    use std::io::{BufRead, BufReader};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let address = format!("http://{}", listener.local_addr().unwrap());
-    std::thread::spawn(move || {
-        for stream in listener.incoming().flatten() {
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut request_line = String::new();
-            if reader.read_line(&mut request_line).is_err() {
-                continue;
-            }
-            let mut line = String::new();
-            while reader.read_line(&mut line).is_ok_and(|n| n > 2) {
-                line.clear();
-            }
-            let path = request_line.split_whitespace().nth(1).unwrap_or("/");
-            let path = path.split('?').next().unwrap_or("/");
-            let (status, body) = match path {
-                "/api" => (
-                    "200 OK",
-                    r#"{"kind":"APIVersions","versions":["v1"],"serverAddressByClientCIDRs":[{"clientCIDR":"0.0.0.0/0","serverAddress":"127.0.0.1"}]}"#,
-                ),
-                "/apis" => (
-                    "200 OK",
-                    r#"{"kind":"APIGroupList","apiVersion":"v1","groups":[]}"#,
-                ),
-                "/api/v1" => (
-                    "200 OK",
-                    r#"{"kind":"APIResourceList","groupVersion":"v1","resources":[{"name":"secrets","singularName":"secret","namespaced":true,"kind":"Secret","verbs":["create","delete","get","list","patch","update","watch"]}]}"#,
-                ),
-                _ => (
-                    "404 Not Found",
-                    r#"{"kind":"Status","apiVersion":"v1","status":"Failure","code":404}"#,
-                ),
-            };
-            let mut stream = stream;
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    address
 }

@@ -507,3 +507,17 @@ pub fn extension(format: &str) -> &'static str {
         _ => "bin",
     }
 }
+
+/// A random generator for `test`, seeded from `RSOPS_TEST_SEED` when set (to replay a failure)
+/// and from the OS otherwise; the seed is always printed, so a failing run names it.
+pub fn seeded_rng(test: &str) -> rand::rngs::StdRng {
+    use rand::SeedableRng;
+    let seed = match std::env::var("RSOPS_TEST_SEED") {
+        Ok(text) => text
+            .parse()
+            .unwrap_or_else(|_| panic!("RSOPS_TEST_SEED={text:?} is not a u64")),
+        Err(_) => rand::random::<u64>(),
+    };
+    eprintln!("{test}: RSOPS_TEST_SEED={seed} (set it to replay this run)");
+    rand::rngs::StdRng::seed_from_u64(seed)
+}

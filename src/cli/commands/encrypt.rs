@@ -47,6 +47,20 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     )
 }
 
+/// Resolves the keys and options a new encrypted file would get, and nothing else: what sops
+/// checks for a `-e` given together with `-d` or `-r`, whose own output is then discarded.
+pub fn check_keys(
+    global: &GlobalArgs,
+    keys: &KeyArgs,
+    partial: &PartialArgs,
+    format: &crate::cli::args::FormatArgs,
+    file: Option<&std::path::Path>,
+) -> Result<(), CliError> {
+    let setup = plan::Setup::new(global, file, format)?;
+    let service = rsops::keys::EnvKeys::from_env();
+    NewFileKeys::resolve(global, keys, partial, &setup, &service).map(|_| ())
+}
+
 /// The keys and options of a new encrypted file: from the key flags if any is given, else from
 /// the matching `.sops.yaml` creation rule.
 pub struct NewFileKeys {
