@@ -487,7 +487,7 @@ fn sweep_stale(dir: &OwnedFd) {
         let Some(pid) = stale_temp_pid(name) else {
             continue;
         };
-        if pid == me || rustix::process::test_kill_process(pid) != Err(Errno::SRCH) {
+        if pid == me || !super::process_gone(pid) {
             continue;
         }
         let is_ours = rfs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW).is_ok_and(|s| {

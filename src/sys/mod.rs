@@ -5,3 +5,9 @@ pub mod atomic;
 pub mod process_guard;
 pub mod scratch;
 pub mod signals;
+
+/// Whether process `pid` has ended: the one test the sweeps make before removing what a killed
+/// run left behind (a live or unknowable pid keeps its files).
+pub(crate) fn process_gone(pid: rustix::process::Pid) -> bool {
+    rustix::process::test_kill_process(pid) == Err(rustix::io::Errno::SRCH)
+}

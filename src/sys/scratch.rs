@@ -122,13 +122,7 @@ pub fn sweep_stale(tmp: &Path, prefix: &str) {
 }
 
 fn process_alive(pid: i32) -> bool {
-    match rustix::process::Pid::from_raw(pid) {
-        Some(pid) => !matches!(
-            rustix::process::test_kill_process(pid),
-            Err(rustix::io::Errno::SRCH)
-        ),
-        None => true,
-    }
+    rustix::process::Pid::from_raw(pid).is_none_or(|pid| !super::process_gone(pid))
 }
 
 fn is_our_real_dir(path: &Path) -> bool {

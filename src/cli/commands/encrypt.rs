@@ -57,8 +57,8 @@ pub fn check_keys(
     file: Option<&std::path::Path>,
 ) -> Result<(), CliError> {
     let setup = plan::Setup::new(global, file, format)?;
-    let service = rsops::keys::EnvKeys::from_env();
-    NewFileKeys::resolve(global, keys, partial, &setup, &service).map(|_| ())
+    let service = plan::key_service(global);
+    NewFileKeys::resolve(global, keys, partial, &setup, service.as_ref()).map(|_| ())
 }
 
 /// The keys and options of a new encrypted file: from the key flags if any is given, else from

@@ -503,10 +503,9 @@ impl<'a> Builder<'a> {
         if !matches!(self.frames.last(), Some(Frame::Seq { flow: false, .. })) {
             return false;
         }
-        let previous = first.line.checked_sub(2).and_then(|i| {
-            let start = *self.line_starts.get(i)?;
-            let end = *self.line_starts.get(i + 1)?;
-            self.src.get(start..end)
+        let previous = first.line.checked_sub(1).and_then(|line| {
+            let end = *self.line_starts.get(line)?;
+            self.line_up_to(line, end)
         });
         previous.is_some_and(|line| line.trim() == "-")
     }
@@ -514,12 +513,16 @@ impl<'a> Builder<'a> {
     /// Whether the comment's line holds a block sequence's `- ` before it (not `---`).
     fn follows_dash(&self, line: usize, comment_start: usize) -> bool {
         let prefix = self
-            .line_starts
-            .get(line.wrapping_sub(1))
-            .and_then(|&start| self.src.get(start..comment_start))
+            .line_up_to(line, comment_start)
             .unwrap_or("")
             .trim_start();
         prefix.starts_with('-') && !prefix.starts_with("---")
+    }
+
+    /// The text of 1-based `line` from its start up to byte `end`.
+    fn line_up_to(&self, line: usize, end: usize) -> Option<&'a str> {
+        let start = *self.line_starts.get(line.wrapping_sub(1))?;
+        self.src.get(start..end)
     }
 
     /// Moves comments that followed a `- ` to the waiting heads, unless the node starting now
@@ -929,9 +932,7 @@ pub(super) fn parse_full(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
                     col: ev.col,
                 };
                 let own_line = b
-                    .line_starts
-                    .get(ev.line.wrapping_sub(1))
-                    .and_then(|&start| b.src.get(start..ev.start_byte))
+                    .line_up_to(ev.line, ev.start_byte)
                     .is_some_and(|s| s.trim().is_empty());
                 if own_line {
                     run.push(c);
