@@ -124,7 +124,14 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             )?;
         }
         encrypt = false;
-        decrypt &= !rotate;
+        if decrypt && rotate {
+            // sops decrypts, rotates, then fails with the decryption's error (a bad `--extract`
+            // path) unless the rotation failed first. Checking the decryption before rotating
+            // keeps a doomed run from writing; when both would fail (the keys), the two errors
+            // are the same.
+            commands::decrypt::check(global, &legacy_decrypt_args(l, &decrypt_flags))?;
+            decrypt = false;
+        }
     }
     match (encrypt, decrypt, rotate) {
         (true, false, false) => commands::encrypt::run(
@@ -138,18 +145,9 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
                 file: l.file.clone(),
             },
         ),
-        (false, true, false) => commands::decrypt::run(
-            global,
-            &DecryptArgs {
-                in_place: l.in_place,
-                output: l.output.clone(),
-                extract: l.extract.clone(),
-                ignore_mac: l.ignore_mac,
-                decryption_order: decrypt_flags.decryption_order.clone(),
-                format: l.format.clone(),
-                file: l.file.clone(),
-            },
-        ),
+        (false, true, false) => {
+            commands::decrypt::run(global, &legacy_decrypt_args(l, &decrypt_flags))
+        }
         (false, false, true) => {
             // `sops -r` checks the file before anything else and says "no file" (100).
             if let Some(file) = &l.file {
@@ -186,6 +184,18 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             }
         },
         _ => unreachable!("at most one of -e, -d and -r is left"),
+    }
+}
+
+fn legacy_decrypt_args(l: &LegacyArgs, flags: &args::DecryptFlags) -> DecryptArgs {
+    DecryptArgs {
+        in_place: l.in_place,
+        output: l.output.clone(),
+        extract: l.extract.clone(),
+        ignore_mac: l.ignore_mac,
+        decryption_order: flags.decryption_order.clone(),
+        format: l.format.clone(),
+        file: l.file.clone(),
     }
 }
 

@@ -3,6 +3,7 @@ use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
 use rsops::file::{EncryptedFile, MacCheck};
 use rsops::tree::path::parse_tree_path;
+use zeroize::Zeroizing;
 
 pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     if args.file.is_none() && args.in_place {
@@ -18,7 +19,30 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         ));
     }
     let file = args.file.as_deref().map(io::existing_file).transpose()?;
-    let setup = plan::Setup::new(global, file.as_deref(), &args.format)?;
+    let output = plaintext(global, args, file.as_deref())?;
+    let in_place = if args.in_place { file.as_deref() } else { None };
+    io::write_output(
+        &output,
+        io::Contents::Plaintext,
+        in_place,
+        args.output.as_deref(),
+    )
+}
+
+/// Decrypts (and extracts) without writing anything: legacy `-d` next to `-r`, where sops
+/// discards the decryption's output but still fails with its error.
+pub fn check(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
+    let file = args.file.as_deref().map(io::existing_file).transpose()?;
+    plaintext(global, args, file.as_deref()).map(drop)
+}
+
+/// The decrypted document (or the extracted part of it) as the output format's bytes.
+fn plaintext(
+    global: &GlobalArgs,
+    args: &DecryptArgs,
+    file: Option<&std::path::Path>,
+) -> Result<Zeroizing<Vec<u8>>, CliError> {
+    let setup = plan::Setup::new(global, file, &args.format)?;
     let order = plan::decryption_order(args.decryption_order.as_deref())?;
     let extract = match args.extract.as_deref() {
         Some(text) => parse_tree_path(text).map_err(|e| {
@@ -31,7 +55,7 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         None => Vec::new(),
     };
 
-    let input = io::read_input(file.as_deref())?;
+    let input = io::read_input(file)?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
     let keys = crate::cli::plan::key_service(global);
@@ -53,11 +77,5 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         opened.extract(&extract, out_store.as_ref())?
     };
     opened.into_document().wipe_and_leak();
-    let in_place = if args.in_place { file.as_deref() } else { None };
-    io::write_output(
-        &output,
-        io::Contents::Plaintext,
-        in_place,
-        args.output.as_deref(),
-    )
+    Ok(output)
 }
