@@ -561,30 +561,53 @@ fn rotate_adds_and_removes_pgp_keys_sops_reads_the_result() {
     let [rsa, ed, both] = homes.each_ref().map(|h| h.0.clone());
     let plain = sops_plain(&lab, "s.yaml");
     let only_gpg = |home: &str| [("GNUPGHOME", home.to_string())];
-    let decrypt = |tool: Tool, home: &str| {
-        lab.run(tool, &["decrypt", "s.yaml"], &envs(&only_gpg(home)))
-    };
+    let decrypt =
+        |tool: Tool, home: &str| lab.run(tool, &["decrypt", "s.yaml"], &envs(&only_gpg(home)));
 
     let k = [("SOPS_AGE_KEY_FILE", k1()), ("GNUPGHOME", both.clone())];
-    lab.rsops(&["rotate", "-i", "--add-pgp", PGP_RSA_FP, "s.yaml"], &envs(&k))
-        .ok();
+    lab.rsops(
+        &["rotate", "-i", "--add-pgp", PGP_RSA_FP, "s.yaml"],
+        &envs(&k),
+    )
+    .ok();
     assert!(lab.read_str("s.yaml").contains(PGP_RSA_FP));
-    assert_eq!(decrypt(Tool::Sops, &rsa).ok().text(), plain, "sops, RSA key alone");
+    assert_eq!(
+        decrypt(Tool::Sops, &rsa).ok().text(),
+        plain,
+        "sops, RSA key alone"
+    );
 
     lab.rsops(
         &[
-            "rotate", "-i", "--add-pgp", PGP_ED25519_FP, "--rm-pgp", PGP_RSA_FP, "--rm-age",
-            &age1(), "s.yaml",
+            "rotate",
+            "-i",
+            "--add-pgp",
+            PGP_ED25519_FP,
+            "--rm-pgp",
+            PGP_RSA_FP,
+            "--rm-age",
+            &age1(),
+            "s.yaml",
         ],
         &envs(&k),
     )
     .ok();
     let text = lab.read_str("s.yaml");
-    assert!(!text.contains(PGP_RSA_FP), "the removed key is still listed:\n{text}");
-    assert!(!text.contains(&age1()), "the removed age key is still listed:\n{text}");
+    assert!(
+        !text.contains(PGP_RSA_FP),
+        "the removed key is still listed:\n{text}"
+    );
+    assert!(
+        !text.contains(&age1()),
+        "the removed age key is still listed:\n{text}"
+    );
     assert!(text.contains(PGP_ED25519_FP));
     for tool in [Tool::Sops, Tool::Rsops] {
-        assert_eq!(decrypt(tool, &ed).ok().text(), plain, "{tool:?}, ed25519 key alone");
+        assert_eq!(
+            decrypt(tool, &ed).ok().text(),
+            plain,
+            "{tool:?}, ed25519 key alone"
+        );
         let refused = decrypt(tool, &rsa);
         assert_eq!(refused.code, 128, "{tool:?} opened it with the removed key");
         assert!(refused.stdout.is_empty());
@@ -595,7 +618,11 @@ fn rotate_adds_and_removes_pgp_keys_sops_reads_the_result() {
         &envs(&only_gpg(&both)),
     )
     .ok();
-    assert_eq!(decrypt(Tool::Rsops, &rsa).ok().text(), plain, "rsops after sops");
+    assert_eq!(
+        decrypt(Tool::Rsops, &rsa).ok().text(),
+        plain,
+        "rsops after sops"
+    );
 }
 
 #[test]
@@ -1023,7 +1050,11 @@ fn ssh_age_keys_both_ways_with_sops() {
 
             std::fs::copy(key_file(name), ssh_dir.join(default_name)).unwrap();
             let run = lab.run(reader, &["decrypt", &file], &[]).ok();
-            assert_eq!(run.text(), expected, "{reader:?} with ~/.ssh/{default_name}");
+            assert_eq!(
+                run.text(),
+                expected,
+                "{reader:?} with ~/.ssh/{default_name}"
+            );
             std::fs::remove_file(ssh_dir.join(default_name)).unwrap();
         }
     }
@@ -1089,8 +1120,18 @@ fn exec_env_user_matches_sops() {
     let theirs = lab.sops(&args, &envs(&k));
     if rustix::process::geteuid().is_root() {
         let nobody = "nobody\n65534\n65534\nbar baz|5\n";
-        assert_eq!((ours.code, ours.text().as_str()), (0, nobody), "{}", ours.stderr);
-        assert_eq!((theirs.code, theirs.text().as_str()), (0, nobody), "sops: {}", theirs.stderr);
+        assert_eq!(
+            (ours.code, ours.text().as_str()),
+            (0, nobody),
+            "{}",
+            ours.stderr
+        );
+        assert_eq!(
+            (theirs.code, theirs.text().as_str()),
+            (0, nobody),
+            "sops: {}",
+            theirs.stderr
+        );
     } else {
         eprintln!("not root: only the refusal of --user is checked");
         assert_ne!(theirs.code, 0, "sops switched user without root");
@@ -1098,9 +1139,20 @@ fn exec_env_user_matches_sops() {
         assert!(ours.stdout.is_empty());
     }
     // A user that does not exist: both refuse before running anything.
-    let args = ["exec-env", "--user", "no-such-user-rsops", "env.enc.yaml", "echo ran"];
+    let args = [
+        "exec-env",
+        "--user",
+        "no-such-user-rsops",
+        "env.enc.yaml",
+        "echo ran",
+    ];
     let (ours, theirs) = (lab.rsops(&args, &envs(&k)), lab.sops(&args, &envs(&k)));
-    assert_eq!((ours.code, ours.stdout.is_empty()), (theirs.code, true), "{}", ours.stderr);
+    assert_eq!(
+        (ours.code, ours.stdout.is_empty()),
+        (theirs.code, true),
+        "{}",
+        ours.stderr
+    );
 }
 
 #[test]
