@@ -20,6 +20,9 @@ pub fn run() -> u8 {
     if argv.get(1).is_some_and(|a| a == commands::exec::SUPERVISE) {
         return commands::exec::supervise(&argv[2..]);
     }
+    if argv.get(1).is_some_and(|a| a == commands::run_as::AS_USER) {
+        return commands::run_as::as_user(&argv[2..]);
+    }
     if let Some(code) = commands::k8s::by_program_name() {
         return code;
     }
@@ -76,8 +79,23 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::ExecEnv(a)) => child_exit(commands::exec::run_env(global, a)),
         Some(Command::ExecFile(a)) => child_exit(commands::exec::run_file(global, a)),
         Some(Command::Completion(a)) => completion(a.shell),
+        Some(Command::Man) => man_page(),
         None => legacy(global, &cli.legacy),
     }
+}
+
+/// The manual page, generated from the same clap definitions as `--help` and the completions.
+fn man_page() -> Result<(), CliError> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(|e| {
+            CliError::new(
+                exit::ERROR_GENERIC,
+                format!("cannot render the manual: {e}"),
+            )
+        })?;
+    io::write_output(&page, io::Contents::Ciphertext, None, None)
 }
 
 /// Generated into memory first: clap_complete panics when its writer fails (a closed pipe).

@@ -7,5 +7,6 @@ pub mod filestatus;
 pub mod groups;
 pub mod k8s;
 pub mod rotate;
+pub mod run_as;
 pub mod set;
 pub mod updatekeys;
