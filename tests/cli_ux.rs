@@ -319,7 +319,10 @@ fn completions_and_the_manual_page() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert!(text.starts_with("complete -F _rsops"), "{text}");
+    assert!(
+        text.starts_with("complete ") && text.lines().next().unwrap().ends_with("-F _rsops rsops"),
+        "{text}"
+    );
     assert!(
         text.contains("exec-env") && text.contains("exec-file"),
         "no subcommands offered: {text}"
