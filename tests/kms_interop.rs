@@ -797,3 +797,59 @@ fn kms_web_identity_and_profile_role_chain() {
         stderr(&out)
     );
 }
+
+/// `SOPS_HC_VAULT_ALLOWLIST` (sops 3.13; 3.11 has no such variable, so the expectations come
+/// from `hcvault/keysource.go` at v3.13.2): the server's own address lets encrypt and decrypt
+/// through; `none`, another port or a longer host refuse before any call, and a malformed
+/// list is an error naming the empty entry.
+#[test]
+fn vault_allowlist_like_sops_313() {
+    let server = openbao();
+    let case = vault_case(&server);
+    let uri = format!("{}/v1/transit/keys/k1", server.base);
+    let allow = |list: &str| vec![("SOPS_HC_VAULT_ALLOWLIST", list.to_string())];
+    for list in [
+        server.base.clone(),
+        format!("{}/", server.base),
+        "all".into(),
+    ] {
+        let env = allow(&list);
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let enc = case.ok(
+            &rsops(),
+            &["encrypt", "--hc-vault-transit", &uri, "plain.yaml"],
+            &env,
+        );
+        case.write("allowed.yaml", &enc);
+        assert_eq!(case.ok(&rsops(), &["decrypt", "allowed.yaml"], &env), PLAIN);
+    }
+    let other_port = server.base.rsplit_once(':').unwrap().0.to_string() + ":1";
+    let longer = format!("{}0", server.base);
+    for (list, message) in [
+        (
+            "none".to_string(),
+            format!("Allowlist does not allow {}", server.base),
+        ),
+        (
+            other_port,
+            format!("Allowlist does not allow {}", server.base),
+        ),
+        (longer, format!("Allowlist does not allow {}", server.base)),
+        (
+            format!("{},", server.base),
+            "SOPS_HC_VAULT_ALLOWLIST's entry 2 is empty".into(),
+        ),
+    ] {
+        for args in [
+            vec!["encrypt", "--hc-vault-transit", &uri, "plain.yaml"],
+            vec!["decrypt", "allowed.yaml"],
+        ] {
+            let out = case.run(&rsops(), &args, &[("SOPS_HC_VAULT_ALLOWLIST", &list)]);
+            assert!(
+                !out.status.success() && out.stdout.is_empty(),
+                "{list} {args:?}"
+            );
+            assert!(stderr(&out).contains(&message), "{list}: {}", stderr(&out));
+        }
+    }
+}

@@ -27,6 +27,7 @@ const KNOWN: &[&str] = &[
     "GNUPGHOME",
     "RSOPS_PGP_PUBLIC_KEYS",
     "RSOPS_PGP_SECRET_KEYS",
+    "SOPS_HC_VAULT_ALLOWLIST",
 ];
 
 impl std::fmt::Debug for Env {

@@ -1,6 +1,8 @@
 //! HashiCorp Vault (and OpenBao) transit master keys: `POST /v1/ENGINE/encrypt/KEY` and
 //! `/decrypt/KEY` with the token from `VAULT_TOKEN` or `~/.vault-token`, as sops does it.
 
+use super::allowlist::Allowlist;
+use crate::keys::discovery::Env;
 use crate::keys::http::{self, env, Client, HttpError, Request};
 use crate::keys::{KeyError, KeyUnwrapper, MasterKey};
 use crate::metadata::{HcVaultStanza, KeyStanza};
@@ -125,6 +127,10 @@ fn transit(
     op: &str,
     payload: serde_json::Value,
 ) -> Result<serde_json::Value, String> {
+    let allowlist = Allowlist::from_env(&Env::process())?;
+    if !allowlist.allows(&stanza.vault_address) {
+        return Err(format!("Allowlist does not allow {}", stanza.vault_address));
+    }
     let url = format!(
         "{}/v1/{}/{op}/{}",
         stanza.vault_address.trim_end_matches('/'),

@@ -3,6 +3,8 @@
 //! (key groups) in `.sops.yaml`; the client (`client.rs`) is built with the `hc-vault` feature.
 
 #[cfg(feature = "hc-vault")]
+mod allowlist;
+#[cfg(feature = "hc-vault")]
 mod client;
 #[cfg(feature = "hc-vault")]
 pub use client::*;
