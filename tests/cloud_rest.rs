@@ -1161,3 +1161,29 @@ fn azure_key_vault_over_tls_both_ways_with_real_sops() {
     );
     assert!(r.stdout.is_empty());
 }
+
+/// sops 3.13's `SOPS_GCP_KMS_ENDPOINT` reaches the service like rsops's own override, with
+/// `SOPS_GCP_KMS_CLIENT_TYPE` set either way (rsops always speaks REST) and a universe domain
+/// that the endpoint outranks (`gcpkms/keysource.go` at v3.13.2).
+#[test]
+fn gcp_endpoint_variables_of_sops_313() {
+    let server = gcp_server("static-token");
+    let (_tmp, dir) = workdir();
+    for client_type in ["grpc", "rest"] {
+        let envs = [
+            ("GOOGLE_OAUTH_ACCESS_TOKEN", "static-token"),
+            ("SOPS_GCP_KMS_ENDPOINT", server.base.as_str()),
+            ("SOPS_GCP_KMS_UNIVERSE_DOMAIN", "unreachable.invalid"),
+            ("SOPS_GCP_KMS_CLIENT_TYPE", client_type),
+        ];
+        let enc = ok(rsops(
+            &dir,
+            &["encrypt", "--gcp-kms", GCP_KEY, "plain.yaml"],
+            &envs,
+        ));
+        std::fs::write(dir.join("enc.yaml"), &enc).unwrap();
+        assert_eq!(ok(rsops(&dir, &["decrypt", "enc.yaml"], &envs)), PLAIN);
+    }
+    let calls = server.seen.lock().unwrap().len();
+    assert_eq!(calls, 4, "encrypt and decrypt, twice, all at the endpoint");
+}

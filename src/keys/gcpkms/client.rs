@@ -3,7 +3,8 @@
 //! from sops's variables (`GOOGLE_CREDENTIALS`, `GOOGLE_OAUTH_ACCESS_TOKEN`), else Application
 //! Default Credentials: a service-account or authorized-user JSON file, or the metadata server.
 //!
-//! `RSOPS_GCP_KMS_ENDPOINT` replaces the API base URL (tests, private endpoints).
+//! `SOPS_GCP_KMS_ENDPOINT` (or `RSOPS_GCP_KMS_ENDPOINT`) replaces the API base URL and
+//! `SOPS_GCP_KMS_UNIVERSE_DOMAIN` picks another Google Cloud universe, as in sops 3.13.
 
 use crate::keys::http::{self, env, Client, HttpError, Request, Response};
 use crate::keys::{KeyError, KeyUnwrapper, MasterKey};
@@ -26,10 +27,24 @@ fn resource_regex() -> &'static regex::Regex {
 }
 
 fn api_base() -> String {
-    env("RSOPS_GCP_KMS_ENDPOINT")
-        .unwrap_or_else(|| "https://cloudkms.googleapis.com".to_string())
-        .trim_end_matches('/')
-        .to_string()
+    api_base_from(
+        env("RSOPS_GCP_KMS_ENDPOINT").or_else(|| env("SOPS_GCP_KMS_ENDPOINT")),
+        env("SOPS_GCP_KMS_UNIVERSE_DOMAIN"),
+    )
+}
+
+/// sops 3.13's order (`gcpkms/keysource.go`): an endpoint wins over a universe domain, which
+/// names `cloudkms.DOMAIN`. An endpoint without a scheme (`host:port`, as gRPC takes it) is
+/// reached over HTTPS. `SOPS_GCP_KMS_CLIENT_TYPE` (grpc or rest) is accepted and needs no
+/// reading: rsops always speaks the REST API, whose requests and results are the same keys'.
+fn api_base_from(endpoint: Option<String>, universe_domain: Option<String>) -> String {
+    let base = match (endpoint, universe_domain) {
+        (Some(endpoint), _) if endpoint.contains("://") => endpoint,
+        (Some(endpoint), _) => format!("https://{endpoint}"),
+        (None, Some(domain)) => format!("https://cloudkms.{}", domain.trim_matches('.')),
+        (None, None) => "https://cloudkms.googleapis.com".to_string(),
+    };
+    base.trim_end_matches('/').to_string()
 }
 
 /// A cached access token, shared by every key in one run.
@@ -399,6 +414,26 @@ mod tests {
 
     /// A throwaway RSA key for signing test JWTs (test-only, never used anywhere else).
     const TEST_KEY: &str = include_str!("../../../tests/fixtures/gcp-test-sa-key.pem");
+
+    #[test]
+    fn endpoint_and_universe_domain_like_sops_313() {
+        let base = |e: Option<&str>, u: Option<&str>| {
+            api_base_from(e.map(String::from), u.map(String::from))
+        };
+        assert_eq!(base(None, None), "https://cloudkms.googleapis.com");
+        assert_eq!(
+            base(None, Some("example.goog")),
+            "https://cloudkms.example.goog"
+        );
+        assert_eq!(
+            base(Some("kms.internal:8443"), None),
+            "https://kms.internal:8443"
+        );
+        assert_eq!(
+            base(Some("http://127.0.0.1:9/"), Some("example.goog")),
+            "http://127.0.0.1:9"
+        );
+    }
 
     #[test]
     fn resource_ids() {
