@@ -466,3 +466,54 @@ fn exec_user_sets_groups_and_home() {
     let expected = format!("{} \n{home}|{user}|{user}\n", wanted_groups.join(" "));
     assert_eq!((run.code, run.text()), (0, expected), "{}", run.stderr);
 }
+
+/// age plugins (`age-plugin-NAME` on PATH; sops 3.11 has them too): with a plugin written for
+/// the test (`tests/fixtures/age-plugin/`, the recipient-v1 and identity-v1 state machines),
+/// rsops encrypts for a plugin recipient and sops decrypts with the plugin identity, and the
+/// reverse; without the plugin on PATH both fail alike. The age CLI reads the plugin's files
+/// too, so the plugin itself is not the tools' common mistake.
+#[test]
+fn age_plugin_recipients_and_identities_both_ways() {
+    let plugin_dir = common::repo_root().join("tests/fixtures/age-plugin");
+    let keys = std::process::Command::new(plugin_dir.join("age-plugin-rsopstest"))
+        .arg("--keys")
+        .output()
+        .expect("python3 runs the test plugin");
+    let keys = String::from_utf8(keys.stdout).unwrap();
+    let (recipient, identity) = keys.split_once('\n').unwrap();
+    let identity = identity.trim();
+    let path = format!(
+        "{}:{}",
+        plugin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let lab = Lab::new();
+    lab.write("p.yaml", PLAIN);
+    let with_plugin = [("PATH", path.as_str()), ("SOPS_AGE_KEY", identity)];
+    for (writer, reader) in [(Tool::Rsops, Tool::Sops), (Tool::Sops, Tool::Rsops)] {
+        let enc = lab
+            .run(
+                writer,
+                &["encrypt", "--age", recipient, "p.yaml"],
+                &with_plugin,
+            )
+            .ok();
+        let file = format!("{writer:?}.yaml");
+        lab.write(&file, &enc.stdout);
+        let text = String::from_utf8(enc.stdout).unwrap();
+        assert!(text.contains(recipient), "{writer:?}: {text}");
+        for tool in [reader, writer] {
+            let run = lab.run(tool, &["decrypt", &file], &with_plugin);
+            assert_eq!(run.ok().text(), PLAIN, "{writer:?} → {tool:?}");
+        }
+        let no_plugin = [("PATH", "/usr/bin:/bin"), ("SOPS_AGE_KEY", identity)];
+        let ours = lab.rsops(&["decrypt", &file], &no_plugin);
+        let theirs = lab.sops(&["decrypt", &file], &no_plugin);
+        assert_eq!((ours.code, theirs.code), (128, 128), "{}", ours.stderr);
+        assert!(
+            ours.stderr.contains("age-plugin-rsopstest"),
+            "{}",
+            ours.stderr
+        );
+    }
+}
