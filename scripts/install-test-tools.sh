@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the real peers the interop tests run against, pinned, into .tools/ (git-ignored).
-# Idempotent: a second run only checks what is there. Everything lands in .tools/ except, when age
-# or gpg is missing, the apt packages age/gnupg (system-wide, via sudo). cargo-deny is .ci/run's.
+# Idempotent: a second run only checks what is there. Everything lands in .tools/ except, when one
+# is missing, the apt packages age, gnupg, man-db, openssh-client and openssl (system-wide, via
+# sudo). cargo-deny is .ci/run's.
 set -euo pipefail
 here=$(cd "$(dirname "$0")/.." && pwd)
 tools="$here/.tools"
@@ -37,6 +38,10 @@ ln -sf "$tools/venv/bin/kubernetes-validate" "$tools/bin/kubernetes-validate"
 need_apt=()
 command -v age >/dev/null 2>&1 || need_apt+=(age)
 command -v gpg >/dev/null 2>&1 || need_apt+=(gnupg)
+# `rsops man` is rendered with man-db's `man -l`; ssh-keygen and openssl make test keys and a CA.
+command -v man >/dev/null 2>&1 || need_apt+=(man-db)
+command -v ssh-keygen >/dev/null 2>&1 || need_apt+=(openssh-client)
+command -v openssl >/dev/null 2>&1 || need_apt+=(openssl)
 if [ ${#need_apt[@]} -gt 0 ]; then
   sudo_cmd=""
   [ "$(id -u)" -ne 0 ] && sudo_cmd="sudo"
