@@ -316,6 +316,8 @@ fn indent_is_honoured_by_every_subcommand() {
     assert_eq!(dec, "{\n     \"a\": {\n          \"b\": 1\n     }\n}\n");
     for args in [
         vec!["set", "e.json", "[\"c\"]", "2"],
+        vec!["unset", "e.json", "[\"c\"]"],
+        vec!["set", "e.json", "[\"c\"]", "2"],
         vec!["rotate", "-i", "e.json"],
         vec!["updatekeys", "-y", "e.json"],
     ] {
