@@ -126,8 +126,13 @@ pub struct EncryptArgs {
     pub partial: PartialArgs,
     #[command(flatten)]
     pub format: FormatArgs,
-    /// The file to encrypt (stdin when absent; then --filename-override is required)
-    pub file: Option<PathBuf>,
+    /// Write each file's result into this directory, under the file's name (several files)
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// The files to encrypt (stdin when absent; then --filename-override is required); several
+    /// need --output-dir or --in-place
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -149,8 +154,12 @@ pub struct DecryptArgs {
     pub decryption_order: Option<String>,
     #[command(flatten)]
     pub format: FormatArgs,
-    /// The file to decrypt (stdin when absent)
-    pub file: Option<PathBuf>,
+    /// Write each file's result into this directory, under the file's name (several files)
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// The files to decrypt (stdin when absent); several need --output-dir or --in-place
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -407,9 +416,11 @@ pub struct ExecEnvArgs {
     pub format: FormatArgs,
     #[command(flatten)]
     pub decrypt: DecryptFlags,
-    /// The encrypted file
-    pub file: PathBuf,
+    /// The encrypted files; where two set the same variable, the later file wins
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
     /// The command, run by `sh -c`
+    #[arg(required = true)]
     pub command: String,
 }
 

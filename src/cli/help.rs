@@ -11,13 +11,15 @@ pub const ENCRYPT: &str = "\
 Examples:
   rsops encrypt --age age1… secrets.yaml > secrets.enc.yaml
   rsops encrypt -i --pgp \"$FPR\" --encrypted-regex '^(data|stringData)$' secret.yaml
-  rsops encrypt -i app.prod.yaml         (keys from the matching .sops.yaml rule)";
+  rsops encrypt -i app.prod.yaml         (keys from the matching .sops.yaml rule)
+  rsops encrypt -i secrets/*.yaml        (several files, one process)";
 
 pub const DECRYPT: &str = "\
 Examples:
   rsops decrypt secrets.yaml
   rsops decrypt --extract '[\"db\"][\"password\"]' secrets.yaml
-  rsops decrypt --output-type json secrets.yaml > secrets.json";
+  rsops decrypt --output-type json secrets.yaml > secrets.json
+  rsops decrypt --output-dir /dev/shm/plain secrets/*.yaml   (one KMS call per data key)";
 
 pub const FILESTATUS: &str = "\
 Examples:
@@ -114,7 +116,8 @@ Examples:
 pub const EXEC_ENV: &str = "\
 Examples:
   rsops exec-env secrets.env './deploy.sh'
-  rsops exec-env --pristine secrets.yaml 'env'";
+  rsops exec-env --pristine secrets.yaml 'env'
+  rsops exec-env common.env prod.env './deploy.sh'   (prod.env wins where both set a name)";
 
 pub const EXEC_FILE: &str = "\
 Examples:

@@ -135,7 +135,8 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
                 keys: l.keys.clone(),
                 partial: l.partial.clone(),
                 format: l.format.clone(),
-                file: l.file.clone(),
+                output_dir: None,
+                files: l.file.clone().into_iter().collect(),
             },
         ),
         (false, true, false) => commands::decrypt::run(
@@ -147,7 +148,8 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
                 ignore_mac: l.ignore_mac,
                 decryption_order: decrypt_flags.decryption_order.clone(),
                 format: l.format.clone(),
-                file: l.file.clone(),
+                output_dir: None,
+                files: l.file.clone().into_iter().collect(),
             },
         ),
         (false, false, true) => {

@@ -3,6 +3,7 @@
 pub mod age;
 pub mod aws;
 pub mod azkv;
+pub mod cache;
 pub mod discovery;
 pub mod gcpkms;
 pub mod groups;
@@ -19,7 +20,7 @@ use crate::config::KeySpec;
 use crate::metadata::KeyStanza;
 use zeroize::Zeroizing;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum KeyError {
     /// A key string that does not parse (bad fingerprint, bad recipient …).
     #[error("invalid {backend} key `{key}`: {reason}")]

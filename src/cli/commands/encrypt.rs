@@ -1,10 +1,24 @@
+use super::many::{self, Destination, Request};
 use crate::cli::args::{EncryptArgs, GlobalArgs, KeyArgs, PartialArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
 use rsops::file::{self, EncryptPlan, SopsFile};
+use rsops::keys::KeyService;
+use std::path::Path;
 
 pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
-    if args.file.is_none() {
+    let request = Request {
+        files: &args.files,
+        in_place: args.in_place,
+        output: args.output.as_deref(),
+        output_dir: args.output_dir.as_deref(),
+        filename_override: args.format.filename_override.as_deref(),
+    };
+    if let Some(destination) = request.destination()? {
+        return run_many(global, args, &destination);
+    }
+    let file = args.files.first();
+    if file.is_none() {
         if args.in_place {
             return Err(CliError::new(
                 exit::ERROR_CONFLICTING_PARAMETERS,
@@ -22,12 +36,48 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
             "cannot operate on both --output and --in-place",
         ));
     }
-    let file = args.file.as_deref().map(io::existing_file).transpose()?;
-    let setup = plan::Setup::new(global, file.as_deref(), &args.format)?;
-
+    let file = file.map(|f| io::existing_file(f)).transpose()?;
     let service = crate::cli::plan::key_service(global);
-    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup, &service)?;
-    let input = io::read_input(file.as_deref())?;
+    let bytes = encrypt_file(global, args, file.as_deref(), service.as_ref())?;
+    let in_place = if args.in_place { file.as_deref() } else { None };
+    io::write_output(
+        &bytes,
+        io::Contents::Ciphertext,
+        in_place,
+        args.output.as_deref(),
+    )
+}
+
+/// Every file encrypted under its own new data key, with the keys of its own creation rule, on
+/// several threads; each result written atomically as soon as it is ready.
+fn run_many(
+    global: &GlobalArgs,
+    args: &EncryptArgs,
+    destination: &Destination,
+) -> Result<(), CliError> {
+    let outputs = destination.outputs(&args.files)?;
+    let service = plan::key_service(global);
+    many::for_each(&args.files, plan::concurrency(), |i| {
+        let file = io::existing_file(&args.files[i])?;
+        let bytes = encrypt_file(global, args, Some(&file), service.as_ref())?;
+        let (in_place, output) = match destination {
+            Destination::InPlace => (Some(outputs[i].as_path()), None),
+            Destination::Dir(_) => (None, Some(outputs[i].as_path())),
+        };
+        io::write_output(&bytes, io::Contents::Ciphertext, in_place, output)
+    })
+}
+
+/// One file (or stdin) encrypted for the keys the flags or its creation rule name.
+fn encrypt_file(
+    global: &GlobalArgs,
+    args: &EncryptArgs,
+    file: Option<&Path>,
+    service: &dyn KeyService,
+) -> Result<Vec<u8>, CliError> {
+    let setup = plan::Setup::new(global, file, &args.format)?;
+    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup, service)?;
+    let input = io::read_input(file)?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
     let doc = in_store.load_plain(&input).map_err(file::Error::from)?;
@@ -37,14 +87,11 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     if out_store.has_metadata(&doc) {
         return Err(file::Error::AlreadyEncrypted.into());
     }
-    let bytes = SopsFile::encrypt_new(doc, &keys.plan(), out_store.as_ref())?;
-    let in_place = if args.in_place { file.as_deref() } else { None };
-    io::write_output(
-        &bytes,
-        io::Contents::Ciphertext,
-        in_place,
-        args.output.as_deref(),
-    )
+    Ok(SopsFile::encrypt_new(
+        doc,
+        &keys.plan(),
+        out_store.as_ref(),
+    )?)
 }
 
 /// Resolves the keys and options a new encrypted file would get, and nothing else: what sops
