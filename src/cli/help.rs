@@ -45,6 +45,9 @@ Runs the real helm. Every encrypted -f/--values file (also -fX, -f=X, --values=a
 output and exit code pass through unchanged. A file written ?PATH is left out when missing.
 No plaintext file outlives the run.
 
+With --skip-decrypt (template and lint only) no key is needed: every encrypted value is
+rendered as a placeholder of its type (REDACTED, 0, false), the structure kept.
+
 Environment:
   HELM_BIN                   the helm to run (default: helm on PATH)
   RSOPS_HELM_VALUES=tempdir  hand plaintext to helm as 0600 files in a private temporary
@@ -52,13 +55,16 @@ Environment:
                              files that helm reads as /dev/fd/N)
   HELM_SECRETS_IGNORE_MISSING_VALUES=true
                              leave out every missing values file, not only ?PATH ones
+  HELM_SECRETS_SKIP_DECRYPT=true
+                             as --skip-decrypt (for the helm plugins)
   SOPS_AGE_KEY_FILE, GNUPGHOME, …
                              where the decryption keys come from, as for `rsops decrypt`
 
 Examples:
   rsops helm upgrade --install app ./chart -f values.yaml -f secrets.enc.yaml
   rsops helm template app ./chart -f ?secrets.staging.yaml --set-file tls.key=tls.key.enc
-  RSOPS_HELM_VALUES=tempdir rsops helm install app ./chart -f secrets.enc.yaml";
+  RSOPS_HELM_VALUES=tempdir rsops helm install app ./chart -f secrets.enc.yaml
+  rsops helm template --skip-decrypt app ./chart -f secrets.enc.yaml   (CI, no keys)";
 
 /// Leaves out the option list (see `HELM`).
 pub const HELM_TEMPLATE: &str = "{about-with-newline}\n{usage-heading} {usage}{after-help}";

@@ -4,6 +4,7 @@
 
 pub mod helm;
 pub mod kustomize;
+pub mod redact;
 pub mod secret;
 
 use crate::file::{self, SopsFile};

@@ -214,24 +214,75 @@ impl SecretMetaBase {
 
 /// `rsops helm …`: returns helm's exit code, which becomes rsops's.
 pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
+    let (skip_decrypt, helm_args) = skip_decrypt(&args.args);
     if args.downloader {
-        let url = args
-            .args
+        let url = helm_args
             .last()
             .and_then(|a| a.to_str())
             .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, "the downloader needs a URL"))?;
-        let plain = helm::download(&rsops::keys::EnvKeys::from_env(), url).map_err(k8s_error)?;
+        let plain = if skip_decrypt {
+            helm::download_with(&mut helm::redacted_for, url)
+        } else {
+            helm::download(&rsops::keys::EnvKeys::from_env(), url)
+        }
+        .map_err(k8s_error)?;
         write_stdout(&plain)?;
         return Ok(0);
     }
     if args.plugin {
-        if let Some(code) = plugin_command(&args.args)? {
+        if let Some(code) = plugin_command(&helm_args)? {
             return Ok(code);
         }
     }
+    if skip_decrypt {
+        only_rendering(&helm_args)?;
+    }
     crate::cli::catch_terminating_signals();
-    let code = helm::wrap(&rsops::keys::EnvKeys::from_env(), &args.args).map_err(k8s_error)?;
+    let code = if skip_decrypt {
+        helm::wrap_with(&mut helm::redacted_for, &helm_args)
+    } else {
+        helm::wrap(&rsops::keys::EnvKeys::from_env(), &helm_args)
+    }
+    .map_err(k8s_error)?;
     Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// `--skip-decrypt` (anywhere before `--`; helm has no such flag) or
+/// `HELM_SECRETS_SKIP_DECRYPT=true`: render with placeholders instead of secrets, with no key.
+const SKIP_DECRYPT_FLAG: &str = "--skip-decrypt";
+const SKIP_DECRYPT_ENV: &str = "HELM_SECRETS_SKIP_DECRYPT";
+
+/// Whether to skip decryption, and helm's arguments without the flag.
+fn skip_decrypt(args: &[OsString]) -> (bool, Vec<OsString>) {
+    let from_env =
+        std::env::var(SKIP_DECRYPT_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let flagged = args[..end].iter().any(|a| a == SKIP_DECRYPT_FLAG);
+    let kept = args[..end]
+        .iter()
+        .filter(|a| *a != SKIP_DECRYPT_FLAG)
+        .chain(&args[end..])
+        .cloned()
+        .collect();
+    (from_env || flagged, kept)
+}
+
+/// Placeholders are for looking at manifests; installing them would replace real secrets in a
+/// cluster, so only the commands that render and stop are allowed.
+fn only_rendering(args: &[OsString]) -> Result<(), CliError> {
+    let command = args
+        .iter()
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if matches!(command.as_str(), "template" | "lint") {
+        return Ok(());
+    }
+    Err(CliError::new(
+        exit::ERROR_CONFLICTING_PARAMETERS,
+        format!("--skip-decrypt (or {SKIP_DECRYPT_ENV}) works with `helm template` and `helm lint` only, not `{command}`"),
+    )
+    .hint("other commands would install the placeholders; name the helm command first: rsops helm template --skip-decrypt …"))
 }
 
 /// `helm secrets encrypt|decrypt|edit|view FILE…` run the matching rsops command in this
