@@ -222,6 +222,8 @@ pub enum Command {
     /// Print a shell completion script
     #[command(after_help = help::COMPLETION)]
     Completion(CompletionArgs),
+    /// Print the manual page (roff); read it with `rsops man | man -l -`
+    Man,
 }
 
 #[derive(Args, Debug, Clone)]

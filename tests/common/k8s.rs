@@ -64,7 +64,7 @@ pub fn age_key_file() -> PathBuf {
     repo().join("keys/age1.txt")
 }
 
-fn age_recipient() -> String {
+pub fn age_recipient() -> String {
     let text = std::fs::read_to_string(age_key_file()).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("# public key: "))
@@ -224,4 +224,33 @@ pub fn secret_values(secret: &rsops::tree::Map) -> Vec<(String, Vec<u8>)> {
     }
     values.sort();
     values
+}
+
+/// Checks every document of `manifest` against the Kubernetes 1.35 schema offline with
+/// `kubernetes-validate --strict` (unknown fields rejected); `Err` carries its report. One
+/// "passed" line per document is required, so a skipped document cannot pass unnoticed.
+pub fn kubernetes_schema_check(work: &Work, manifest: &[u8]) -> Result<(), String> {
+    let mut child = work
+        .command(kubernetes_validate())
+        .args(["--strict", "--kubernetes-version", "1.35.0", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kubernetes-validate");
+    child.stdin.take().unwrap().write_all(manifest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let documents = parse_yaml(manifest).branches.len();
+    let passed = report.matches(" passed for resource ").count();
+    if !out.status.success() || passed != documents {
+        return Err(format!(
+            "{passed} of {documents} documents validated: {report}"
+        ));
+    }
+    Ok(())
 }

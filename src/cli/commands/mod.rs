@@ -8,5 +8,6 @@ pub mod groups;
 pub mod k8s;
 pub mod many;
 pub mod rotate;
+pub mod run_as;
 pub mod set;
 pub mod updatekeys;
