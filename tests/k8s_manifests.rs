@@ -351,3 +351,199 @@ fn krm_function_with_a_resource_list_on_stdin() {
     assert!(out.stdout.is_empty());
     work.assert_clean();
 }
+
+// KSOPS parity: the legacy cases of viaduct-ai/kustomize-sops v4.5.1 (test/legacy/*: each a
+// kustomization, a generator config and the `want.yaml` that `kustomize build` prints with KSOPS),
+// run through the real `kubectl kustomize --enable-alpha-plugins` with rsops installed as the
+// ksops plugin. The inputs are KSOPS's plaintexts, encrypted here by the real sops for age (KSOPS's
+// own fixtures are encrypted for its PGP test key); the outputs must equal KSOPS's byte for byte.
+
+const KSOPS_PASSWORD: &str = "1f2d1e2e67df";
+/// base64 of the password, as it sits in the manifests' `data` (it must not reach the disk either).
+const KSOPS_PASSWORD_B64: &str = "MWYyZDFlMmU2N2Rm";
+const KSOPS_CREDENTIALS: &str = "username: admin\npassword: 1f2d1e2e67df\n";
+const KSOPS_ENV: &str = "password=1f2d1e2e67df\nusername=admin\n";
+/// KSOPS's manifests keep metadata readable (`--unencrypted-regex`), so kustomize's annotations
+/// on them work.
+const KSOPS_UNENCRYPTED: [&str; 2] = ["--unencrypted-regex", "^(apiVersion|metadata|kind|type)$"];
+
+fn ksops_manifest(name: &str, annotation: Option<&str>) -> String {
+    let annotations = annotation
+        .map(|a| format!("    annotations:\n        {a}\n"))
+        .unwrap_or_default();
+    format!(
+        "apiVersion: v1\ndata:\n    password: {KSOPS_PASSWORD_B64}\n    username: YWRtaW4=\nkind: Secret\nmetadata:\n    name: {name}\n{annotations}stringData:\n    application: kustomize-sops\ntype: Opaque\n"
+    )
+}
+
+fn ksops_secret_doc(name: &str) -> String {
+    format!(
+        "apiVersion: v1\ndata:\n  password: {KSOPS_PASSWORD_B64}\n  username: YWRtaW4=\nkind: Secret\nmetadata:\n  name: {name}\nstringData:\n  application: kustomize-sops\ntype: Opaque\n"
+    )
+}
+
+/// What one KSOPS case encrypts: (file name, plaintext, sops input type, manifest?).
+type Inputs = Vec<(&'static str, String, &'static str, bool)>;
+
+struct KsopsCase {
+    name: &'static str,
+    inputs: Inputs,
+    generator: &'static str,
+    want: String,
+}
+
+fn ksops_cases() -> Vec<KsopsCase> {
+    let credentials = || ("secret.enc.yaml", KSOPS_CREDENTIALS.to_string(), "yaml", false);
+    let env = || ("secret.enc.env", KSOPS_ENV.to_string(), "dotenv", false);
+    let file_want = |key: &str| {
+        format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysecret\nstringData:\n  {key}: |\n    username: admin\n    password: 1f2d1e2e67df\ntype: Opaque\n")
+    };
+    let binary_want = "apiVersion: v1\ndata:\n  secret.enc.yaml: dXNlcm5hbWU6IGFkbWluCnBhc3N3b3JkOiAxZjJkMWUyZTY3ZGYK\nkind: Secret\nmetadata:\n  name: mysecret\ntype: Opaque\n";
+    vec![
+        KsopsCase {
+            name: "single",
+            inputs: vec![("secret.enc.yaml", ksops_manifest("mysecret", None), "yaml", true)],
+            generator: "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: ksops-single-file-generator\nfiles:\n  - ./secret.enc.yaml\n",
+            want: ksops_secret_doc("mysecret"),
+        },
+        KsopsCase {
+            name: "hash",
+            inputs: vec![(
+                "secret.enc.yaml",
+                ksops_manifest("mysecret-hash", Some("kustomize.config.k8s.io/needs-hash: \"true\"")),
+                "yaml",
+                true,
+            )],
+            generator: "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: ksops-hashed-file-generator\nfiles:\n  - ./secret.enc.yaml\n",
+            want: ksops_secret_doc("mysecret-hash-h55dbmfg7b"),
+        },
+        KsopsCase {
+            name: "behaviors",
+            inputs: vec![(
+                "secret.enc.yaml",
+                ksops_manifest("my-base-secret", Some("kustomize.config.k8s.io/behavior: replace")),
+                "yaml",
+                true,
+            )],
+            generator: "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: ksops-behavior-replace-file-generator\nfiles:\n  - ./secret.enc.yaml\n",
+            want: ksops_secret_doc("my-base-secret"),
+        },
+        KsopsCase {
+            name: "file",
+            inputs: vec![credentials()],
+            generator: "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: ksops-secret-from-generator\nsecretFrom:\n- metadata:\n    name: mysecret\n  type: Opaque\n  files:\n  - ./secret.enc.yaml\n",
+            want: file_want("secret.enc.yaml"),
+        },
+        KsopsCase {
+            name: "override",
+            inputs: vec![credentials()],
+            generator: "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: ksops-secret-from-generator\nsecretFrom:\n- metadata:\n    name: mysecret\n  type: Opaque\n  files:\n  - secret.yaml=secret.enc.yaml\n",
+            want: file_want("secret.yaml"),
+        },
+        KsopsCase {
+            name: "binaryfile",
+            inputs: vec![credentials()],
+            generator: "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: ksops-secret-from-generator\nsecretFrom:\n- metadata:\n    name: mysecret\n  type: Opaque\n  binaryFiles:\n  - ./secret.enc.yaml\n",
+            want: binary_want.to_string(),
+        },
+        KsopsCase {
+            name: "envs",
+            inputs: vec![env()],
+            generator: "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: ksops-secret-from-generator\nsecretFrom:\n- metadata:\n    name: mysecret\n  envs:\n  - ./secret.enc.env\n",
+            want: "apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysecret\nstringData:\n  password: 1f2d1e2e67df\n  username: admin\n".to_string(),
+        },
+        KsopsCase {
+            name: "metadata",
+            inputs: vec![env()],
+            generator: "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: ksops-secret-from-generator\nsecretFrom:\n- metadata:\n    name: mysecret\n    namespace: test\n    labels:\n      foo: bar\n    annotations:\n      abc: xyz\n  envs:\n  - ./secret.enc.env\n",
+            want: "apiVersion: v1\nkind: Secret\nmetadata:\n  annotations:\n    abc: xyz\n  labels:\n    foo: bar\n  name: mysecret\n  namespace: test\nstringData:\n  password: 1f2d1e2e67df\n  username: admin\n".to_string(),
+        },
+        KsopsCase {
+            name: "multiple",
+            inputs: vec![
+                ("secret-A.enc.yaml", ksops_manifest("mysecret-A", None), "yaml", true),
+                ("secret-B.enc.yaml", ksops_manifest("mysecret-B", None), "yaml", true),
+                ("secret-C.enc.yaml", ksops_manifest("mysecret-C", None), "yaml", true),
+                credentials(),
+            ],
+            generator: "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: ksops-multiple-generator\nfiles:\n  - ./secret-A.enc.yaml\n  - ./secret-B.enc.yaml\n  - ./secret-C.enc.yaml\nsecretFrom:\n  - metadata:\n      name: mysecret\n    type: Opaque\n    binaryFiles:\n      - ./secret.enc.yaml\n",
+            want: format!(
+                "{binary_want}---\n{}---\n{}---\n{}",
+                ksops_secret_doc("mysecret-A"),
+                ksops_secret_doc("mysecret-B"),
+                ksops_secret_doc("mysecret-C")
+            ),
+        },
+    ]
+}
+
+/// rsops as kustomize's legacy exec plugin for `viaduct.ai/v1 ksops` under `work`'s XDG dir.
+fn install_ksops_plugin(work: &Work) {
+    let plugin_dir = work.path().join("xdg/kustomize/plugin/viaduct.ai/v1/ksops");
+    std::fs::create_dir_all(&plugin_dir).unwrap();
+    std::os::unix::fs::symlink(rsops(), plugin_dir.join("ksops")).unwrap();
+}
+
+fn kubectl_kustomize(work: &Work, dir: &str) -> Output {
+    output(
+        work.command(kubectl())
+            .args(["kustomize", "--enable-alpha-plugins", dir])
+            .env("XDG_CONFIG_HOME", work.path().join("xdg")),
+    )
+}
+
+#[test]
+fn ksops_legacy_examples_give_ksops_output_through_kubectl() {
+    let work = Work::new();
+    install_ksops_plugin(&work);
+    let mut failures = Vec::new();
+    for case in ksops_cases() {
+        let dir = work.path().join(case.name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for (file, plaintext, input_type, manifest) in &case.inputs {
+            let flags: &[&str] = if *manifest { &KSOPS_UNENCRYPTED } else { &[] };
+            let name = format!("{}/{file}", case.name);
+            work.encrypt_with(&name, plaintext, input_type, flags);
+        }
+        std::fs::write(dir.join("generate-resources.yaml"), case.generator).unwrap();
+        let mut kustomization = String::from("generators:\n  - ./generate-resources.yaml\n");
+        if case.name == "behaviors" {
+            // The base Secret that the generated one replaces (KSOPS's test/legacy/behaviors/base).
+            std::fs::create_dir_all(dir.join("base")).unwrap();
+            std::fs::write(
+                dir.join("base/kustomization.yaml"),
+                "resources:\n  - ./secret.yaml\n",
+            )
+            .unwrap();
+            std::fs::write(
+                dir.join("base/secret.yaml"),
+                "apiVersion: v1\nkind: Secret\nmetadata:\n  name: my-base-secret\nstringData:\n  application: kustomize-sops\ntype: Opaque\n",
+            )
+            .unwrap();
+            kustomization = format!("resources:\n  - ./base\n\n{kustomization}");
+        }
+        std::fs::write(dir.join("kustomization.yaml"), kustomization).unwrap();
+        let out = kubectl_kustomize(&work, case.name);
+        if !out.status.success() {
+            failures.push(format!(
+                "{}: kubectl kustomize failed: {}",
+                case.name,
+                String::from_utf8_lossy(&out.stderr)
+            ));
+            continue;
+        }
+        let got = String::from_utf8_lossy(&out.stdout).to_string();
+        if got != case.want {
+            failures.push(format!(
+                "{}: differs from KSOPS's want.yaml\n--- got\n{got}--- want\n{}",
+                case.name, case.want
+            ));
+            continue;
+        }
+        if let Err(report) = schema_check(&work, &out.stdout) {
+            failures.push(format!("{}: schema: {report}", case.name));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    work.assert_clean_of(&[KSOPS_PASSWORD, KSOPS_PASSWORD_B64]);
+}

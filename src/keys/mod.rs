@@ -47,7 +47,7 @@ pub trait MasterKey: Send + Sync {
 }
 
 /// The decrypt side. `None` = "this stanza is not for me", `Some(Err)` = "mine, but it failed".
-pub trait KeyUnwrapper {
+pub trait KeyUnwrapper: Send + Sync {
     fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>>;
 }
 

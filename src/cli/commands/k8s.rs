@@ -259,8 +259,9 @@ fn plugin_command(args: &[OsString]) -> Result<Option<u8>, CliError> {
 /// `rsops kustomize [CONFIG]`, also reached as a binary named `ksops`.
 pub fn run_kustomize(args: &KustomizeArgs) -> Result<(), CliError> {
     let keys = rsops::keys::EnvKeys::from_env();
+    let options = kustomize_options()?;
     let out = match &args.config {
-        Some(path) => kustomize::legacy(&keys, path),
+        Some(path) => kustomize::legacy(&keys, path, options),
         None => {
             let mut input = Vec::new();
             std::io::stdin().read_to_end(&mut input).map_err(|e| {
@@ -269,11 +270,32 @@ pub fn run_kustomize(args: &KustomizeArgs) -> Result<(), CliError> {
                     format!("could not read stdin: {e}"),
                 )
             })?;
-            kustomize::krm(&keys, &input)
+            kustomize::krm(&keys, &input, options)
         }
     }
     .map_err(k8s_error)?;
     write_stdout(&out)
+}
+
+/// KSOPS's `KSOPS_CONCURRENCY_LIMIT` (a positive number; default 20) bounds the files decrypted
+/// at once, so a config written for KSOPS behaves the same.
+fn kustomize_options() -> Result<kustomize::Options, CliError> {
+    let mut options = kustomize::Options::default();
+    if let Some(text) = std::env::var_os("KSOPS_CONCURRENCY_LIMIT").filter(|v| !v.is_empty()) {
+        let text = text.to_string_lossy();
+        options.concurrency = text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                CliError::new(
+                    exit::ERROR_GENERIC,
+                    format!("KSOPS_CONCURRENCY_LIMIT `{text}` is not a positive number"),
+                )
+                .hint("set it to the number of files to decrypt at once, e.g. 20")
+            })?;
+    }
+    Ok(options)
 }
 
 /// When installed under a generator's name (kustomize's plugin layout wants the binary named
