@@ -393,7 +393,14 @@ struct KsopsCase {
 }
 
 fn ksops_cases() -> Vec<KsopsCase> {
-    let credentials = || ("secret.enc.yaml", KSOPS_CREDENTIALS.to_string(), "yaml", false);
+    let credentials = || {
+        (
+            "secret.enc.yaml",
+            KSOPS_CREDENTIALS.to_string(),
+            "yaml",
+            false,
+        )
+    };
     let env = || ("secret.enc.env", KSOPS_ENV.to_string(), "dotenv", false);
     let file_want = |key: &str| {
         format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: mysecret\nstringData:\n  {key}: |\n    username: admin\n    password: 1f2d1e2e67df\ntype: Opaque\n")
@@ -546,4 +553,149 @@ fn ksops_legacy_examples_give_ksops_output_through_kubectl() {
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
     work.assert_clean_of(&[KSOPS_PASSWORD, KSOPS_PASSWORD_B64]);
+}
+
+/// rsops's extensions through the real kubectl: `behavior: merge` onto a base Secret,
+/// `disableNameSuffixHash: false` (kustomize hashes the name and rewrites the reference in a
+/// Deployment), and `configMapFrom` mixing an encrypted file, a plain file and an encrypted env.
+#[test]
+fn merge_hash_and_config_maps_through_kubectl() {
+    let work = Work::new();
+    install_ksops_plugin(&work);
+    work.encrypt("app_secrets.yaml", &app_secrets_yaml(), "yaml");
+    work.encrypt("db.env", &format!("DB_PASSWORD={DB_PASSWORD}\n"), "dotenv");
+    std::fs::write(work.path().join("settings.ini"), "[log]\nlevel = info\n").unwrap();
+    std::fs::create_dir_all(work.path().join("base")).unwrap();
+    std::fs::write(
+        work.path().join("base/kustomization.yaml"),
+        "resources:\n  - secret.yaml\n  - deployment.yaml\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("base/secret.yaml"),
+        "apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ndata:\n  from-base: a2VwdA==\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("base/deployment.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: web\nspec:\n  selector:\n    matchLabels:\n      app: web\n  template:\n    metadata:\n      labels:\n        app: web\n    spec:\n      containers:\n        - name: web\n          image: nginx\n          envFrom:\n            - secretRef:\n                name: app\n            - configMapRef:\n                name: settings\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("gen.yaml"),
+        "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: gen\nsecretFrom:\n  - metadata:\n      name: app\n    behavior: merge\n    envs:\n      - db.env\nconfigMapFrom:\n  - metadata:\n      name: settings\n    disableNameSuffixHash: false\n    files:\n      - app.yaml=app_secrets.yaml\n      - settings.ini\n    envs:\n      - db.env\n",
+    )
+    .unwrap();
+    std::fs::write(
+        work.path().join("kustomization.yaml"),
+        "resources:\n  - base\ngenerators:\n  - gen.yaml\n",
+    )
+    .unwrap();
+    let out = kubectl_kustomize(&work, ".");
+    assert_ok(&out, "kubectl kustomize");
+    let doc = validated(&work, &out.stdout);
+    let find = |kind: &str| {
+        doc.branches
+            .iter()
+            .find(|m| m.get("kind").and_then(|k| k.as_str()) == Some(kind))
+            .unwrap_or_else(|| panic!("no {kind}"))
+    };
+    let name = |m: &rsops::tree::Map| {
+        m.get("metadata")
+            .and_then(|n| n.as_map())
+            .and_then(|m| m.get("name"))
+            .and_then(|n| n.as_str())
+            .unwrap()
+            .to_string()
+    };
+    let secret = find("Secret");
+    assert_eq!(name(secret), "app", "merged into the base Secret");
+    assert_eq!(
+        secret_values(secret),
+        pairs(&[("DB_PASSWORD", DB_PASSWORD), ("from-base", "kept")])
+    );
+    let config_map = find("ConfigMap");
+    let hashed = name(config_map);
+    assert!(
+        hashed.starts_with("settings-") && hashed.len() == "settings-".len() + 10,
+        "{hashed}"
+    );
+    let data = config_map.get("data").and_then(|n| n.as_map()).unwrap();
+    let text = |k: &str| data.get(k).and_then(|n| n.as_str()).map(str::to_string);
+    assert_eq!(text("app.yaml"), Some(app_secrets_yaml()));
+    assert_eq!(
+        text("settings.ini").as_deref(),
+        Some("[log]\nlevel = info\n")
+    );
+    assert_eq!(text("DB_PASSWORD").as_deref(), Some(DB_PASSWORD));
+    let manifests = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        manifests.contains(&format!("name: {hashed}")) && !manifests.contains("kustomize.config"),
+        "the Deployment refers to the hashed ConfigMap and kustomize consumed its annotations:\n{manifests}"
+    );
+    work.assert_clean();
+}
+
+/// Many files in one generator: decrypted side by side within KSOPS's bound, the keys in the
+/// config's order; a bad bound and a tampered file are errors that name their cause.
+#[test]
+fn many_files_are_decrypted_together_and_one_bad_file_fails_the_run() {
+    let work = Work::new();
+    let count = 12;
+    let mut envs = String::new();
+    for i in 0..count {
+        work.encrypt(
+            &format!("part{i:02}.env"),
+            &format!("KEY_{i:02}={DB_PASSWORD}-{i}\n"),
+            "dotenv",
+        );
+        envs.push_str(&format!("      - part{i:02}.env\n"));
+    }
+    std::fs::write(
+        work.path().join("gen.yaml"),
+        format!("apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: gen\nsecretFrom:\n  - metadata:\n      name: many\n    envs:\n{envs}"),
+    )
+    .unwrap();
+    let out = output(
+        work.command(rsops())
+            .args(["kustomize", "gen.yaml"])
+            .env("KSOPS_CONCURRENCY_LIMIT", "4"),
+    );
+    assert_ok(&out, "rsops kustomize with 12 files");
+    let doc = validated(&work, &out.stdout);
+    let keys: Vec<String> = secret_values(&doc.branches[0])
+        .into_iter()
+        .map(|(k, v)| {
+            let i: usize = k["KEY_".len()..].parse().unwrap();
+            assert_eq!(v, format!("{DB_PASSWORD}-{i}").into_bytes());
+            k
+        })
+        .collect();
+    assert_eq!(keys.len(), count);
+    let text = String::from_utf8_lossy(&out.stdout);
+    let positions: Vec<usize> = (0..count)
+        .map(|i| text.find(&format!("KEY_{i:02}:")).unwrap())
+        .collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "{text}");
+
+    let bad = output(
+        work.command(rsops())
+            .args(["kustomize", "gen.yaml"])
+            .env("KSOPS_CONCURRENCY_LIMIT", "0"),
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("KSOPS_CONCURRENCY_LIMIT"));
+
+    let victim = work.path().join("part07.env");
+    let good = std::fs::read_to_string(&victim).unwrap();
+    std::fs::write(&victim, good.replacen("KEY_07=", "KEY_07X=", 1)).unwrap();
+    let tampered = output(work.command(rsops()).args(["kustomize", "gen.yaml"]));
+    assert_ne!(tampered.status.code(), Some(0));
+    assert!(tampered.stdout.is_empty());
+    let err = String::from_utf8_lossy(&tampered.stderr);
+    assert!(
+        err.contains("part07.env") && !err.contains(DB_PASSWORD),
+        "{err}"
+    );
+    work.assert_clean();
 }

@@ -52,8 +52,15 @@ fn str_field<'a>(map: &'a Map, key: &str) -> Option<&'a str> {
 
 /// Where each entry of one resource comes from: the key, the source's index, and how it is used.
 enum Part {
-    File { key: String, source: usize, text: bool },
-    Env { path: PathBuf, source: usize },
+    File {
+        key: String,
+        source: usize,
+        text: bool,
+    },
+    Env {
+        path: PathBuf,
+        source: usize,
+    },
 }
 
 fn plan_parts(sources: &mut Sources, spec: &FromSpec, base: &Path) -> Vec<Part> {
@@ -111,7 +118,11 @@ fn entries(parts: &[Part], loaded: &[Loaded]) -> Result<Vec<Entry>, Error> {
     Ok(out)
 }
 
-fn resource(spec: &FromSpec, entries: &[Entry]) -> Result<Map, Error> {
+fn resource(spec: &FromSpec, mut entries: Vec<Entry>) -> Result<Map, Error> {
+    if spec.merges_by_data() {
+        entries.iter_mut().for_each(|e| e.text = false);
+    }
+    let entries = entries.as_slice();
     secret::validate_as(spec.kind.name(), &spec.meta, entries)?;
     Ok(match spec.kind {
         Kind::Secret => secret::manifest(&spec.meta, entries),
@@ -155,7 +166,7 @@ pub fn generate(
         resources.extend(doc.branches.iter().cloned());
     }
     for (from, parts) in spec.from.iter().zip(&parts) {
-        resources.push(resource(from, &entries(parts, &loaded)?)?);
+        resources.push(resource(from, entries(parts, &loaded)?)?);
     }
     Ok(resources)
 }

@@ -35,6 +35,20 @@ pub struct FromSpec {
     pub envs: Vec<String>,
 }
 
+impl FromSpec {
+    /// kustomize merges a generated Secret into its base by `data` only: a `stringData` on
+    /// either side is dropped (seen with kubectl 1.35's kustomize v5.7), so a merging Secret
+    /// writes every value base64-encoded.
+    pub fn merges_by_data(&self) -> bool {
+        self.kind == Kind::Secret
+            && self
+                .meta
+                .annotations
+                .iter()
+                .any(|(k, v)| k == BEHAVIOR && v == "merge")
+    }
+}
+
 pub struct GeneratorSpec {
     /// Whole encrypted manifests, passed through decrypted.
     pub files: Vec<String>,
