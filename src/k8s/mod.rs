@@ -4,6 +4,7 @@
 
 pub mod helm;
 pub mod kustomize;
+pub mod refs;
 pub mod secret;
 
 use crate::file::{self, SopsFile};

@@ -2,11 +2,13 @@
 
 use crate::cli::exit::{self, CliError};
 use clap::{Args, Parser, Subcommand};
-use rsops::k8s::{self, helm, kustomize, secret};
+use rsops::k8s::helm::evaluate;
+use rsops::k8s::{self, helm, kustomize, refs, secret};
 use rsops::tree::path::parse_tree_path;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 #[derive(Args, Debug)]
 pub struct K8sArgs {
@@ -65,6 +67,9 @@ pub struct HelmArgs {
     /// Run as the `secrets://` downloader (helm passes certFile keyFile caFile URL)
     #[arg(long, hide = true)]
     pub downloader: bool,
+    /// Run as helm's post-renderer: manifests on stdin, references resolved, on stdout
+    #[arg(long, hide = true)]
+    pub post_renderer: bool,
     /// helm's own arguments; encrypted -f/--values/--set-file files are decrypted in memory
     #[arg(
         trailing_var_arg = true,
@@ -224,14 +229,83 @@ pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
         write_stdout(&plain)?;
         return Ok(0);
     }
+    if args.post_renderer {
+        return post_render(&args.args).map(|()| 0);
+    }
+    let (evaluate, helm_args) = evaluate::take_flags(&args.args, evaluate_defaults());
     if args.plugin {
-        if let Some(code) = plugin_command(&args.args)? {
+        if let Some(code) = plugin_command(&helm_args)? {
             return Ok(code);
         }
     }
+    let helm_args = if evaluate.enabled {
+        with_post_renderer(&helm_args, evaluate)?
+    } else {
+        helm_args
+    };
     crate::cli::catch_terminating_signals();
-    let code = helm::wrap(&rsops::keys::EnvKeys::from_env(), &args.args).map_err(k8s_error)?;
+    let code = helm::wrap(&rsops::keys::EnvKeys::from_env(), &helm_args).map_err(k8s_error)?;
     Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// helm-secrets' environment switches for `--evaluate-templates`.
+fn evaluate_defaults() -> evaluate::Evaluate {
+    let on = |name: &str| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    evaluate::Evaluate {
+        enabled: on("HELM_SECRETS_EVALUATE_TEMPLATES"),
+        decode_secrets: on("HELM_SECRETS_EVALUATE_TEMPLATES_DECODE_SECRETS"),
+    }
+}
+
+fn with_post_renderer(
+    args: &[OsString],
+    evaluate: evaluate::Evaluate,
+) -> Result<Vec<OsString>, CliError> {
+    let major = evaluate::helm_major(&helm::helm_bin()).map_err(k8s_error)?;
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::new(
+            exit::ERROR_GENERIC,
+            format!("cannot tell where rsops is installed: {e}"),
+        )
+    })?;
+    let flags = evaluate::post_renderer_flags(major, &exe, evaluate);
+    Ok(evaluate::with_flags(args, flags))
+}
+
+/// helm's post-renderer: the rendered manifests on stdin, every `ref+sops://`/`ref+file://`
+/// resolved on stdout; a warning on stderr for each other scheme, left as it is.
+fn post_render(args: &[OsString]) -> Result<(), CliError> {
+    let (evaluate, rest) = evaluate::take_flags(args, evaluate_defaults());
+    if let Some(extra) = rest.first() {
+        return Err(CliError::new(
+            exit::ERROR_GENERIC,
+            format!(
+                "the post-renderer takes no argument `{}`",
+                extra.to_string_lossy()
+            ),
+        )
+        .hint("pass only --evaluate-templates-decode-secrets through --post-renderer-args"));
+    }
+    let mut input = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .take(refs::MAX_MANIFESTS as u64 + 1)
+        .read_to_end(&mut input)
+        .map_err(|e| {
+            CliError::new(
+                exit::COULD_NOT_READ_INPUT_FILE,
+                format!("could not read the manifests on stdin: {e}"),
+            )
+        })?;
+    let options = refs::Options {
+        base: PathBuf::from("."),
+        decode_secrets: evaluate.decode_secrets,
+    };
+    let resolved = refs::resolve_manifests(&rsops::keys::EnvKeys::from_env(), &input, &options)
+        .map_err(k8s_error)?;
+    for warning in &resolved.warnings {
+        eprintln!("[rsops] warning: {warning}");
+    }
+    write_stdout(&resolved.manifests)
 }
 
 /// `helm secrets encrypt|decrypt|edit|view FILE…` run the matching rsops command in this
