@@ -120,6 +120,11 @@ pub struct EncryptArgs {
     /// Write the result to this file
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The previous encrypted version: keep its data key, keys and the ciphertext of every
+    /// unchanged value (default: the --output file, or for -i git's staged version, when it is
+    /// a sops file you can open)
+    #[arg(long, value_name = "OLD")]
+    pub reuse: Option<PathBuf>,
     #[command(flatten)]
     pub keys: KeyArgs,
     #[command(flatten)]

@@ -132,6 +132,7 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             &EncryptArgs {
                 in_place: l.in_place,
                 output: l.output.clone(),
+                reuse: None,
                 keys: l.keys.clone(),
                 partial: l.partial.clone(),
                 format: l.format.clone(),

@@ -1,6 +1,8 @@
 use crate::cli::args::{EncryptArgs, GlobalArgs, KeyArgs, PartialArgs};
+use crate::cli::commands::reuse;
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
+use rsops::config::KeySpec;
 use rsops::file::{self, EncryptPlan, SopsFile};
 
 pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
@@ -26,7 +28,13 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     let setup = plan::Setup::new(global, file.as_deref(), &args.format)?;
 
     let service = crate::cli::plan::key_service(global);
-    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup, &service)?;
+    let wanted = Wanted::resolve(global, &args.keys, &args.partial, &setup)?;
+    // Without a previous version the keys are checked before the input is read, as sops does.
+    let may_reuse = args.reuse.is_some() || args.output.is_some() || args.in_place;
+    let mut new_keys = match may_reuse {
+        false => Some(wanted.new_file_keys(service.as_ref())?),
+        true => None,
+    };
     let input = io::read_input(file.as_deref())?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
@@ -37,7 +45,17 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     if out_store.has_metadata(&doc) {
         return Err(file::Error::AlreadyEncrypted.into());
     }
-    let bytes = SopsFile::encrypt_new(doc, &keys.plan(), out_store.as_ref())?;
+    let previous = reuse::previous_version(global, args, file.as_deref(), &setup, &service)?;
+    let bytes = match previous {
+        Some(previous) => reuse::reencrypt(previous, doc, &wanted, &service, out_store.as_ref())?,
+        None => {
+            let keys = match new_keys.take() {
+                Some(keys) => keys,
+                None => wanted.new_file_keys(service.as_ref())?,
+            };
+            SopsFile::encrypt_new(doc, &keys.plan(), out_store.as_ref())?
+        }
+    };
     let in_place = if args.in_place { file.as_deref() } else { None };
     io::write_output(
         &bytes,
@@ -61,23 +79,21 @@ pub fn check_keys(
     NewFileKeys::resolve(global, keys, partial, &setup, service.as_ref()).map(|_| ())
 }
 
-/// The keys and options of a new encrypted file: from the key flags if any is given, else from
-/// the matching `.sops.yaml` creation rule.
-pub struct NewFileKeys {
-    master_keys: Vec<Vec<Box<dyn rsops::keys::MasterKey>>>,
-    threshold: usize,
-    partial: rsops::metadata::PartialRule,
-    mac_only: bool,
+/// The keys and options the flags and the matching `.sops.yaml` creation rule ask for; `groups`
+/// is `None` when neither names a key (a re-encryption then keeps the previous version's).
+pub struct Wanted {
+    pub groups: Option<(Vec<Vec<KeySpec>>, usize)>,
+    pub partial: rsops::metadata::PartialRule,
+    pub mac_only: bool,
 }
 
-impl NewFileKeys {
+impl Wanted {
     pub fn resolve(
         global: &GlobalArgs,
         keys: &KeyArgs,
         partial: &PartialArgs,
         setup: &plan::Setup,
-        service: &dyn rsops::keys::KeyService,
-    ) -> Result<NewFileKeys, CliError> {
+    ) -> Result<Wanted, CliError> {
         let (config, rule_path, input) = (
             setup.config.as_ref(),
             setup.rule_path.as_deref(),
@@ -95,30 +111,65 @@ impl NewFileKeys {
             _ => None,
         };
         let (partial, mac_only) = plan::partial_rule(partial, global, rule.as_ref(), input)?;
-        let (groups, threshold) = match (flag_keys, &rule) {
-            (Some(specs), r) => (
+        let groups = match (flag_keys, &rule) {
+            (Some(specs), r) => Some((
                 vec![specs],
                 keys.shamir_secret_sharing_threshold
                     .unwrap_or(r.as_ref().map_or(0, |r| r.shamir_threshold)),
-            ),
-            (None, Some(r)) => (
+            )),
+            (None, Some(r)) => Some((
                 r.key_groups.clone(),
-                keys.shamir_secret_sharing_threshold.unwrap_or(r.shamir_threshold),
-            ),
-            (None, None) => {
-                return Err(CliError::new(
-                    exit::ERROR_GENERIC,
-                    "config file not found, or has no creation rules, and no keys provided through command line options",
-                )
-                .hint("pass --age RECIPIENT or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"))
-            }
+                keys.shamir_secret_sharing_threshold
+                    .unwrap_or(r.shamir_threshold),
+            )),
+            (None, None) => None,
         };
-        Ok(NewFileKeys {
-            master_keys: file::master_keys(service, &groups)?,
-            threshold,
+        Ok(Wanted {
+            groups,
             partial,
             mac_only,
         })
+    }
+
+    /// The keys of a new file, which needs some.
+    pub fn new_file_keys(
+        &self,
+        service: &dyn rsops::keys::KeyService,
+    ) -> Result<NewFileKeys, CliError> {
+        let Some((groups, threshold)) = &self.groups else {
+            return Err(CliError::new(
+                exit::ERROR_GENERIC,
+                "config file not found, or has no creation rules, and no keys provided through command line options",
+            )
+            .hint("pass --age RECIPIENT or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"));
+        };
+        Ok(NewFileKeys {
+            master_keys: file::master_keys(service, groups)?,
+            threshold: *threshold,
+            partial: self.partial.clone(),
+            mac_only: self.mac_only,
+        })
+    }
+}
+
+/// The keys and options of a new encrypted file: from the key flags if any is given, else from
+/// the matching `.sops.yaml` creation rule.
+pub struct NewFileKeys {
+    master_keys: Vec<Vec<Box<dyn rsops::keys::MasterKey>>>,
+    threshold: usize,
+    partial: rsops::metadata::PartialRule,
+    mac_only: bool,
+}
+
+impl NewFileKeys {
+    pub fn resolve(
+        global: &GlobalArgs,
+        keys: &KeyArgs,
+        partial: &PartialArgs,
+        setup: &plan::Setup,
+        service: &dyn rsops::keys::KeyService,
+    ) -> Result<NewFileKeys, CliError> {
+        Wanted::resolve(global, keys, partial, setup)?.new_file_keys(service)
     }
 
     pub fn plan(&self) -> EncryptPlan<'_> {
