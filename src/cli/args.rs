@@ -188,6 +188,9 @@ pub enum Command {
         override_usage = "rsops helm <HELM COMMAND> [HELM ARGS]..."
     )]
     Helm(super::commands::k8s::HelmArgs),
+    /// git integration: diff textconv, merge driver, setup, commit check
+    #[command(after_help = help::GIT)]
+    Git(super::commands::git::GitArgs),
     /// kustomize generator (KSOPS schema): KRM function on stdin, or legacy exec plugin
     #[command(after_help = help::KUSTOMIZE)]
     Kustomize(super::commands::k8s::KustomizeArgs),

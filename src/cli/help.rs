@@ -19,6 +19,12 @@ Examples:
   rsops decrypt --extract '[\"db\"][\"password\"]' secrets.yaml
   rsops decrypt --output-type json secrets.yaml > secrets.json";
 
+pub const GIT: &str = "\
+Examples:
+  rsops git setup                        (this repository: .gitattributes and git config)
+  git diff secrets.enc.yaml              (decrypted with your keys, masked without)
+  rsops git check                        (refuse staged files a .sops.yaml rule says are secret)";
+
 pub const FILESTATUS: &str = "\
 Examples:
   rsops filestatus secrets.yaml          ({\"encrypted\":true})

@@ -67,6 +67,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::K8s(a)) => commands::k8s::run_k8s(a),
         Some(Command::Helm(a)) => child_exit(commands::k8s::run_helm(a)),
         Some(Command::Kustomize(a)) => commands::k8s::run_kustomize(a),
+        Some(Command::Git(a)) => commands::git::run(global, a),
         Some(Command::Edit(a)) => commands::edit::run(global, a),
         Some(Command::Set(a)) => commands::set::run_set(global, a),
         Some(Command::Unset(a)) => commands::set::run_unset(global, a),

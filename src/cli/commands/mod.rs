@@ -4,6 +4,7 @@ pub mod edit;
 pub mod encrypt;
 pub mod exec;
 pub mod filestatus;
+pub mod git;
 pub mod groups;
 pub mod k8s;
 pub mod reuse;
