@@ -172,7 +172,12 @@ fn plain_merge(args: &MergeDriverArgs) -> Result<(), CliError> {
         .args(["merge-file", "-L", "ours", "-L", "base", "-L", "theirs"])
         .args([&args.ours, &args.base, &args.theirs])
         .status()
-        .map_err(|e| CliError::new(exit::ERROR_GENERIC, format!("cannot run git merge-file: {e}")))?;
+        .map_err(|e| {
+            CliError::new(
+                exit::ERROR_GENERIC,
+                format!("cannot run git merge-file: {e}"),
+            )
+        })?;
     match status.code() {
         Some(0) => Ok(()),
         _ => Err(CliError::Quiet(1)),

@@ -111,9 +111,11 @@ fn candidates(top: &Path, args: &CheckArgs) -> Result<Vec<(String, Source)>, Cli
 
 /// Only rules with a `path_regex` count: a catch-all rule names keys, not which files are secret.
 fn rule_matches(config: &ConfigFile, path: &Path) -> Result<bool, CliError> {
-    Ok(config
-        .rule_for(path)?
-        .is_some_and(|rule| !rule.path_regex.is_empty()))
+    match config.rule_for(path) {
+        Ok(rule) => Ok(rule.is_some_and(|rule| !rule.path_regex.is_empty())),
+        Err(rsops::config::ConfigError::NoMatchingRule { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn is_sops_file(
