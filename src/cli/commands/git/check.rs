@@ -25,15 +25,24 @@ pub fn run(global: &GlobalArgs, args: &CheckArgs) -> Result<(), CliError> {
     let Some(config) = plan::load_config(global)? else {
         return Ok(());
     };
-    let candidates = candidates(&top, args)?;
-    let mut refused = Vec::new();
-    for (name, source) in &candidates {
-        let absolute = top.join(name);
-        if absolute == config.path || !rule_matches(&config, &absolute)? {
-            continue;
+    let (names, source) = candidates(&top, args)?;
+    let mut matched = Vec::new();
+    for name in names {
+        let absolute = top.join(&name);
+        if absolute != config.path && rule_matches(&config, &absolute)? {
+            matched.push(name);
         }
-        let bytes = source.read(&top, name)?;
-        if !is_sops_file(global, &config, &absolute, &bytes)? {
+    }
+    let contents = match source {
+        Source::WorkTree => matched
+            .iter()
+            .map(|name| read_work_tree(&top, name))
+            .collect::<Result<Vec<_>, _>>()?,
+        Source::Index => staged_blobs(&top, &matched)?,
+    };
+    let mut refused = Vec::new();
+    for (name, bytes) in matched.iter().zip(&contents) {
+        if !is_sops_file(global, &config, &top.join(name), bytes)? {
             refused.push(name.clone());
         }
     }
@@ -57,36 +66,70 @@ enum Source {
     WorkTree,
 }
 
-impl Source {
-    fn read(&self, top: &Path, name: &str) -> Result<Vec<u8>, CliError> {
-        match self {
-            Source::WorkTree => std::fs::read(top.join(name)).map_err(|e| {
-                CliError::new(
-                    exit::COULD_NOT_READ_INPUT_FILE,
-                    format!("could not read {name}: {e}"),
-                )
-            }),
-            Source::Index => {
-                let spec = format!(":{name}");
-                git_bytes(Some(top), &["cat-file", "blob", &spec])
-            }
-        }
+fn read_work_tree(top: &Path, name: &str) -> Result<Vec<u8>, CliError> {
+    std::fs::read(top.join(name)).map_err(|e| {
+        CliError::new(
+            exit::COULD_NOT_READ_INPUT_FILE,
+            format!("could not read {name}: {e}"),
+        )
+    })
+}
+
+/// The staged contents of `names`, through one `git cat-file --batch` (one process per file
+/// would dominate the run on a big repository).
+fn staged_blobs(top: &Path, names: &[String]) -> Result<Vec<Vec<u8>>, CliError> {
+    use std::io::{BufRead, Read, Write};
+    let spawn_error = |e: std::io::Error| {
+        CliError::new(exit::ERROR_GENERIC, format!("cannot run git cat-file: {e}"))
+    };
+    let mut child = Command::new("git")
+        .arg("-C")
+        .arg(top)
+        .args(["cat-file", "--batch"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .map_err(spawn_error)?;
+    let mut stdin = child.stdin.take().expect("piped stdin");
+    let requests: String = names.iter().map(|n| format!(":{n}\n")).collect();
+    // Written from a thread: git answers while it reads, and both pipes have limited room.
+    let writer = std::thread::spawn(move || stdin.write_all(requests.as_bytes()));
+    let mut out = std::io::BufReader::new(child.stdout.take().expect("piped stdout"));
+    let mut blobs = Vec::with_capacity(names.len());
+    for name in names {
+        let mut header = String::new();
+        out.read_line(&mut header).map_err(spawn_error)?;
+        let size = header
+            .split_whitespace()
+            .nth(2)
+            .and_then(|s| s.parse::<usize>().ok())
+            .ok_or_else(|| {
+                CliError::new(exit::ERROR_GENERIC, format!("{name} is not in git's index"))
+            })?;
+        let mut blob = vec![0; size + 1];
+        out.read_exact(&mut blob).map_err(spawn_error)?;
+        blob.truncate(size);
+        blobs.push(blob);
     }
+    let _ = writer.join();
+    let _ = child.wait();
+    Ok(blobs)
 }
 
 /// The files to check, as paths relative to the top of the work tree.
-fn candidates(top: &Path, args: &CheckArgs) -> Result<Vec<(String, Source)>, CliError> {
+fn candidates(top: &Path, args: &CheckArgs) -> Result<(Vec<String>, Source), CliError> {
     if !args.files.is_empty() {
         let cwd = std::env::current_dir().unwrap_or_else(|_| top.to_path_buf());
-        return Ok(args
+        let names = args
             .files
             .iter()
             .map(|f| {
                 let absolute = rsops::config::absolute_clean(&cwd.join(f));
                 let relative = absolute.strip_prefix(top).unwrap_or(&absolute);
-                (relative.to_string_lossy().into_owned(), Source::WorkTree)
+                relative.to_string_lossy().into_owned()
             })
-            .collect());
+            .collect();
+        return Ok((names, Source::WorkTree));
     }
     let listing = if args.all {
         git_bytes(Some(top), &["ls-files", "-z", "--cached"])?
@@ -102,11 +145,12 @@ fn candidates(top: &Path, args: &CheckArgs) -> Result<Vec<(String, Source)>, Cli
             ],
         )?
     };
-    Ok(listing
+    let names = listing
         .split(|b| *b == 0)
         .filter(|n| !n.is_empty())
-        .map(|n| (String::from_utf8_lossy(n).into_owned(), Source::Index))
-        .collect())
+        .map(|n| String::from_utf8_lossy(n).into_owned())
+        .collect();
+    Ok((names, Source::Index))
 }
 
 /// Only rules with a `path_regex` count: a catch-all rule names keys, not which files are secret.
