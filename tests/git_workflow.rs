@@ -311,18 +311,7 @@ fn branches_changing_different_keys_merge_cleanly_keeping_ciphertexts() {
 #[test]
 fn the_same_key_changed_on_both_sides_conflicts_without_plaintext_anywhere() {
     let repo = Repo::new();
-    repo.git(&["checkout", "-qb", "feature"]).ok();
-    repo.rsops(&["set", FILE, r#"["api_token"]"#, r#""feature-SECRET-7781""#])
-        .ok();
-    repo.git(&["commit", "-qam", "feature"]).ok();
-    repo.git(&["checkout", "-q", "main"]).ok();
-    repo.rsops(&["set", FILE, r#"["api_token"]"#, r#""main-SECRET-5520""#])
-        .ok();
-    repo.git(&["commit", "-qam", "main"]).ok();
-    let ours = repo.read(FILE);
-
-    let merge = repo.git(&["merge", "--no-edit", "feature"]);
-    assert_ne!(merge.code, 0);
+    let (ours, merge) = conflicting_merge(&repo);
     let all_output = format!("{}{}", merge.text(), merge.stderr);
     assert!(all_output.contains("CONFLICT"), "{all_output}");
     assert!(all_output.contains(r#"["api_token"]"#), "{all_output}");
@@ -339,6 +328,77 @@ fn the_same_key_changed_on_both_sides_conflicts_without_plaintext_anywhere() {
         assert!(!all_output.contains(secret), "{secret} printed");
     }
     let hits = repo.plaintext_hits(&secrets);
+    assert!(hits.is_empty(), "{hits:#?}");
+}
+
+/// A conflict on `api_token` between `main` (ours) and `feature` (theirs), git merge left
+/// unresolved; returns ours's encrypted file as it was, and what `git merge` said.
+fn conflicting_merge(repo: &Repo) -> (String, Run) {
+    repo.git(&["checkout", "-qb", "feature"]).ok();
+    repo.rsops(&["set", FILE, r#"["api_token"]"#, r#""feature-SECRET-7781""#])
+        .ok();
+    repo.git(&["commit", "-qam", "feature"]).ok();
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.rsops(&["set", FILE, r#"["api_token"]"#, r#""main-SECRET-5520""#])
+        .ok();
+    repo.git(&["commit", "-qam", "main"]).ok();
+    let ours = repo.read(FILE);
+    let merge = repo.git(&["merge", "--no-edit", "feature"]);
+    assert_ne!(merge.code, 0);
+    (ours, merge)
+}
+
+#[test]
+fn mergetool_resolves_in_private_scratch_then_encrypts_and_stages() {
+    let repo = Repo::new();
+    let (ours, _) = conflicting_merge(&repo);
+    // The "tool" takes their version and records what it was given.
+    repo.git(&[
+        "config",
+        "mergetool.take-theirs.cmd",
+        r#"stat -c %a "$(dirname "$MERGED")" "$MERGED" > ../seen; cp "$REMOTE" "$MERGED""#,
+    ])
+    .ok();
+    let run = repo.rsops(&["git", "mergetool", "--tool", "take-theirs"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(
+        std::fs::read_to_string(repo.lab.path("seen")).unwrap(),
+        "700\n600\n"
+    );
+    let status = repo.git(&["status", "--porcelain"]).ok().text();
+    assert_eq!(status.trim(), format!("M  {FILE}"), "{status}");
+    let merged = repo.read(FILE);
+    assert!(repo
+        .sops_plain(FILE)
+        .contains("api_token: feature-SECRET-7781"));
+    for unchanged in ["password", "port", "enc"] {
+        assert_eq!(
+            line(&merged, unchanged),
+            line(&ours, unchanged),
+            "{unchanged}"
+        );
+    }
+    let tmp_left: Vec<_> = std::fs::read_dir(repo.lab.path("tmp")).unwrap().collect();
+    assert!(tmp_left.is_empty(), "scratch left behind: {tmp_left:?}");
+    let hits = repo.plaintext_hits(&["feature-SECRET-7781", "main-SECRET-5520", "base-password"]);
+    assert!(hits.is_empty(), "{hits:#?}");
+}
+
+#[test]
+fn mergetool_writes_nothing_when_the_conflict_is_left_unresolved() {
+    let repo = Repo::new();
+    let (ours, _) = conflicting_merge(&repo);
+    repo.git(&["config", "merge.tool", "give-up"]).ok();
+    repo.git(&["config", "mergetool.give-up.cmd", "true"]).ok();
+    let run = repo.rsops(&["git", "mergetool"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("conflict markers"), "{}", run.stderr);
+    assert_eq!(repo.read(FILE), ours);
+    assert!(std::fs::read_dir(repo.lab.path("tmp"))
+        .unwrap()
+        .next()
+        .is_none());
+    let hits = repo.plaintext_hits(&["feature-SECRET-7781", "main-SECRET-5520", "base-password"]);
     assert!(hits.is_empty(), "{hits:#?}");
 }
 

@@ -15,6 +15,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 mod check;
+mod mergetool;
 mod setup;
 
 #[derive(Args, Debug)]
@@ -33,6 +34,9 @@ pub enum GitCommand {
     Setup(setup::SetupArgs),
     /// Refuse staged files that a .sops.yaml creation rule matches but that are not encrypted
     Check(check::CheckArgs),
+    /// Resolve a conflicted encrypted file in your merge tool (plaintext only in a private
+    /// scratch directory), then encrypt and stage the result
+    Mergetool(mergetool::MergetoolArgs),
 }
 
 #[derive(Args, Debug)]
@@ -59,6 +63,7 @@ pub fn run(global: &GlobalArgs, args: &GitArgs) -> Result<(), CliError> {
         GitCommand::MergeDriver(a) => merge_driver(global, a),
         GitCommand::Setup(a) => setup::run(a),
         GitCommand::Check(a) => check::run(global, a),
+        GitCommand::Mergetool(a) => mergetool::run(global, a),
     }
 }
 

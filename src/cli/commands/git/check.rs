@@ -180,7 +180,7 @@ fn git(dir: Option<&Path>, args: &[&str]) -> Result<String, CliError> {
     git_bytes(dir, args).map(|b| String::from_utf8_lossy(&b).into_owned())
 }
 
-fn git_bytes(dir: Option<&Path>, args: &[&str]) -> Result<Vec<u8>, CliError> {
+pub(super) fn git_bytes(dir: Option<&Path>, args: &[&str]) -> Result<Vec<u8>, CliError> {
     let mut cmd = Command::new("git");
     if let Some(dir) = dir {
         cmd.arg("-C").arg(dir);
