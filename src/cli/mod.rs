@@ -70,6 +70,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::K8s(a)) => commands::k8s::run_k8s(a),
         Some(Command::Helm(a)) => child_exit(commands::k8s::run_helm(a)),
         Some(Command::Kustomize(a)) => commands::k8s::run_kustomize(a),
+        Some(Command::Git(a)) => commands::git::run(global, a),
         Some(Command::Edit(a)) => commands::edit::run(global, a),
         Some(Command::Set(a)) => commands::set::run_set(global, a),
         Some(Command::Unset(a)) => commands::set::run_unset(global, a),
@@ -157,6 +158,7 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             &EncryptArgs {
                 in_place: l.in_place,
                 output: l.output.clone(),
+                reuse: None,
                 keys: l.keys.clone(),
                 partial: l.partial.clone(),
                 format: l.format.clone(),
