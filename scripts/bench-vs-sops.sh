@@ -6,6 +6,10 @@
 #
 #   scripts/bench-vs-sops.sh            # 1k, 100k, 1M leaves (sops only up to 100k, see below)
 #   scripts/bench-vs-sops.sh --quick    # 1k and 10k leaves, fewer runs
+#   scripts/bench-vs-sops.sh --many     # many small files: a `for` loop over `sops decrypt`
+#                                       # against one `rsops decrypt --output-dir` (KMS on moto
+#                                       # behind scripts/kms-proxy.py, which adds a delay per
+#                                       # request and counts them; and age)
 #
 # Environment:
 #   SIZES="1000 100000"   leaf counts (default: 1000 100000 1000000; quick: 1000 10000)
@@ -17,11 +21,15 @@
 #   SOPS_BIN              the sops to compare with (default .tools/bin/sops, then $PATH)
 #   RSOPS_BIN             a prebuilt rsops (default: cargo build --release)
 #   OUT=path              also write the markdown table there
+#   --many only: MANY_FILES=500 files, MANY_RUNS=3 runs, KMS_DELAY_MS=20 per KMS request,
+#   SHARED_KEYS=5 distinct data keys in the shared-key set, MOTO_BIN (default .tools/bin)
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 quick=0
+many=0
 [[ "${1:-}" == "--quick" ]] && quick=1
+[[ "${1:-}" == "--many" ]] && many=1
 if ((quick)); then
     SIZES=${SIZES:-"1000 10000"}
     RUNS=${RUNS:-3}
@@ -45,13 +53,16 @@ command -v python3 >/dev/null || { echo "python3 is needed (to time child proces
 if [[ -z "${RSOPS_BIN:-}" ]]; then
     (cd "$root" && cargo build --release --quiet --bin rsops --example gen_bench_input)
 fi
+command -v curl >/dev/null || ((!many)) || { echo "curl is needed for --many" >&2; exit 1; }
 target=${CARGO_TARGET_DIR:-$root/target}
 rsops_bin=${RSOPS_BIN:-$target/release/rsops}
 gen_bin=$target/release/examples/gen_bench_input
-[[ -x "$gen_bin" ]] || (cd "$root" && cargo build --release --quiet --example gen_bench_input)
+((many)) || [[ -x "$gen_bin" ]] || (cd "$root" && cargo build --release --quiet --example gen_bench_input)
 
 work=$(mktemp -d)
+servers=()
 cleanup() {
+    for pid in "${servers[@]}"; do kill "$pid" 2>/dev/null || true; done
     [[ -n "${GNUPGHOME:-}" && -d "$work/gnupg" ]] && gpgconf --homedir "$work/gnupg" --kill gpg-agent 2>/dev/null
     rm -rf "$work"
 }
@@ -204,8 +215,108 @@ report() {
     echo "wall/cpu: median seconds over runs (cpu = user + sys); MB: median peak RSS; ratio: sops/rsops."
 }
 
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_for() { # URL: polls until it answers 2xx, for at most a minute
+    local i
+    for ((i = 0; i < 300; i++)); do
+        curl -sf -o /dev/null "$1" && return 0
+        sleep 0.2
+    done
+    echo "$1 never answered" >&2
+    exit 1
+}
+
+# moto has no authentication here, but reads the region from the credential scope.
+create_kms_key() { # moto base URL → ARN
+    curl -sf -X POST "$1/" -H 'X-Amz-Target: TrentService.CreateKey' \
+        -H 'Content-Type: application/x-amz-json-1.1' \
+        -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0' \
+        -d '{}' | python3 -c 'import json, sys; print(json.load(sys.stdin)["KeyMetadata"]["Arn"])'
+}
+
+proxy_count() { # proxy base URL, action → how many requests of that action it forwarded
+    curl -sf "$1/__proxy/counts" | python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], 0))' "$2"
+}
+
+# The sops side of a many-file run: one process per file, as CD tools call it today.
+# Arguments: sops, the directory, the output directory.
+sops_loop='for f in "$2"/*; do "$1" decrypt "$f" >"$3/${f##*/}" || exit 1; done'
+
+many_report() {
+    local n=${MANY_FILES:-500} runs=${MANY_RUNS:-3} delay=${KMS_DELAY_MS:-20} shared=${SHARED_KEYS:-5}
+    local moto_bin=${MOTO_BIN:-$root/.tools/bin/moto_server}
+    echo "rsops: $rsops_bin"
+    echo "sops:  $sops_bin ($("$sops_bin" --version 2>/dev/null | head -1))"
+    echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), load $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "date: $(date -u +%Y-%m-%dT%H:%MZ)"
+    echo "$n files, $runs runs each, KMS: moto behind scripts/kms-proxy.py adding ${delay} ms per request"
+
+    local moto_port proxy_port moto proxy arn i
+    moto_port=$(free_port)
+    "$moto_bin" -H 127.0.0.1 -p "$moto_port" >/dev/null 2>&1 &
+    servers+=($!)
+    moto=http://127.0.0.1:$moto_port
+    wait_for "$moto/moto-api/"
+    proxy_port=$(free_port)
+    python3 "$root/scripts/kms-proxy.py" --listen "127.0.0.1:$proxy_port" --upstream "$moto" \
+        --delay-ms "$delay" >/dev/null &
+    servers+=($!)
+    proxy=http://127.0.0.1:$proxy_port
+    wait_for "$proxy/__proxy/counts"
+    arn=$(create_kms_key "$moto")
+    export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true
+    export AWS_DEFAULT_REGION=us-east-1 SOPS_AGE_KEY_FILE=$age_key_file
+
+    mkdir -p "$work/plain"
+    for ((i = 0; i < n; i++)); do
+        printf 'db:\n    user: app%d\n    password: pw-%d-%d\nport: %d\n' "$i" "$i" "$RANDOM" $((5000 + i)) \
+            >"$work/plain/f$i.yaml"
+    done
+    # Setup goes to moto directly: only the timed runs pay the delay.
+    # kms-own: every file its own data key (as a loop of `sops encrypt` would make them).
+    AWS_ENDPOINT_URL=$moto "$rsops_bin" encrypt --kms "$arn" --output-dir "$work/kms-own" "$work"/plain/*
+    "$rsops_bin" encrypt --age "$age_recipient" --output-dir "$work/age-own" "$work"/plain/*
+    # kms-shared: files made from $shared encrypted templates with `set` (which keeps the data
+    # key), as teams that copy and edit one file per environment have them.
+    mkdir -p "$work/kms-shared"
+    for ((i = 0; i < n; i++)); do
+        local template=$work/kms-own/f$((i % shared)).yaml out=$work/kms-shared/f$i.yaml
+        cp "$template" "$out"
+        AWS_ENDPOINT_URL=$moto "$rsops_bin" set "$out" '["db"]["user"]' "\"app$i\""
+    done
+
+    header
+    local set distinct rsops_calls total notes=""
+    for set in kms-own kms-shared age-own; do
+        mkdir -p "$work/out-r" "$work/out-s"
+        distinct=$(grep -h '^ *enc: ' "$work/$set"/* | sort -u | wc -l)
+        export AWS_ENDPOINT_URL=$proxy
+        curl -sf -X POST -o /dev/null "$proxy/__proxy/reset"
+        "$rsops_bin" decrypt --output-dir "$work/out-r" "$work/$set"/*
+        rsops_calls=$(proxy_count "$proxy" TrentService.Decrypt)
+        curl -sf -X POST -o /dev/null "$proxy/__proxy/reset"
+        compare "$n files, ${set%-*}, $([[ $set == *shared ]] && echo "$shared data keys" || echo "$n data keys"), decrypt" "$runs" 1 -- \
+            "$rsops_bin" decrypt --output-dir "$work/out-r" "$work/$set"/* -- \
+            bash -c "$sops_loop" _ "$sops_bin" "$work/$set" "$work/out-s"
+        total=$(proxy_count "$proxy" TrentService.Decrypt)
+        diff -r "$work/out-r" "$work/out-s" >/dev/null || echo "WARNING: outputs differ for $set" >&2
+        if [[ $set == kms-* ]]; then
+            notes+="KMS Decrypt requests at the proxy, $set: rsops $rsops_calls per run (distinct data keys: $distinct), sops loop $(((total - runs * rsops_calls) / runs)) per run"$'\n'
+        fi
+        rm -rf "$work/out-r" "$work/out-s"
+    done
+    echo
+    printf '%s' "$notes"
+    echo "wall/cpu: median seconds over runs (cpu = user + sys of the process and its children); MB: median peak RSS; ratio: sops loop / rsops."
+}
+
+main_report() {
+    if ((many)); then many_report; else report; fi
+}
+
 if [[ -n "${OUT:-}" ]]; then
-    report | tee "$OUT"
+    main_report | tee "$OUT"
 else
-    report
+    main_report
 fi

@@ -120,14 +120,24 @@ pub struct EncryptArgs {
     /// Write the result to this file
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The previous encrypted version: keep its data key, keys and the ciphertext of every
+    /// unchanged value (default: the --output file, or for -i git's staged version, when it is
+    /// a sops file you can open)
+    #[arg(long, value_name = "OLD")]
+    pub reuse: Option<PathBuf>,
     #[command(flatten)]
     pub keys: KeyArgs,
     #[command(flatten)]
     pub partial: PartialArgs,
     #[command(flatten)]
     pub format: FormatArgs,
-    /// The file to encrypt (stdin when absent; then --filename-override is required)
-    pub file: Option<PathBuf>,
+    /// Write each file's result into this directory, under the file's name (several files)
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// The files to encrypt (stdin when absent; then --filename-override is required); several
+    /// need --output-dir or --in-place
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -149,8 +159,12 @@ pub struct DecryptArgs {
     pub decryption_order: Option<String>,
     #[command(flatten)]
     pub format: FormatArgs,
-    /// The file to decrypt (stdin when absent)
-    pub file: Option<PathBuf>,
+    /// Write each file's result into this directory, under the file's name (several files)
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+    /// The files to decrypt (stdin when absent); several need --output-dir or --in-place
+    #[arg(value_name = "FILE")]
+    pub files: Vec<PathBuf>,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -183,6 +197,9 @@ pub enum Command {
         override_usage = "rsops helm <HELM COMMAND> [HELM ARGS]..."
     )]
     Helm(super::commands::k8s::HelmArgs),
+    /// git integration: diff textconv, merge driver, setup, commit check
+    #[command(after_help = help::GIT)]
+    Git(super::commands::git::GitArgs),
     /// kustomize generator (KSOPS schema): KRM function on stdin, or legacy exec plugin
     #[command(after_help = help::KUSTOMIZE)]
     Kustomize(super::commands::k8s::KustomizeArgs),
@@ -409,9 +426,11 @@ pub struct ExecEnvArgs {
     pub format: FormatArgs,
     #[command(flatten)]
     pub decrypt: DecryptFlags,
-    /// The encrypted file
-    pub file: PathBuf,
+    /// The encrypted files; where two set the same variable, the later file wins
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
     /// The command, run by `sh -c`
+    #[arg(required = true)]
     pub command: String,
 }
 

@@ -11,13 +11,21 @@ pub const ENCRYPT: &str = "\
 Examples:
   rsops encrypt --age age1… secrets.yaml > secrets.enc.yaml
   rsops encrypt -i --pgp \"$FPR\" --encrypted-regex '^(data|stringData)$' secret.yaml
-  rsops encrypt -i app.prod.yaml         (keys from the matching .sops.yaml rule)";
+  rsops encrypt -i app.prod.yaml         (keys from the matching .sops.yaml rule)
+  rsops encrypt -i secrets/*.yaml        (several files, one process)";
 
 pub const DECRYPT: &str = "\
 Examples:
   rsops decrypt secrets.yaml
   rsops decrypt --extract '[\"db\"][\"password\"]' secrets.yaml
-  rsops decrypt --output-type json secrets.yaml > secrets.json";
+  rsops decrypt --output-type json secrets.yaml > secrets.json
+  rsops decrypt --output-dir /dev/shm/plain secrets/*.yaml   (one KMS call per data key)";
+
+pub const GIT: &str = "\
+Examples:
+  rsops git setup                        (this repository: .gitattributes and git config)
+  git diff secrets.enc.yaml              (decrypted with your keys, masked without)
+  rsops git check                        (refuse staged files a .sops.yaml rule says are secret)";
 
 pub const FILESTATUS: &str = "\
 Examples:
@@ -43,6 +51,9 @@ Runs the real helm. Every encrypted -f/--values file (also -fX, -f=X, --values=a
 output and exit code pass through unchanged. A file written ?PATH is left out when missing.
 No plaintext file outlives the run.
 
+With --skip-decrypt (template and lint only) no key is needed: every encrypted value is
+rendered as a placeholder of its type (REDACTED, 0, false), the structure kept.
+
 Environment:
   HELM_BIN                   the helm to run (default: helm on PATH)
   RSOPS_HELM_VALUES=tempdir  hand plaintext to helm as 0600 files in a private temporary
@@ -50,13 +61,16 @@ Environment:
                              files that helm reads as /dev/fd/N)
   HELM_SECRETS_IGNORE_MISSING_VALUES=true
                              leave out every missing values file, not only ?PATH ones
+  HELM_SECRETS_SKIP_DECRYPT=true
+                             as --skip-decrypt (for the helm plugins)
   SOPS_AGE_KEY_FILE, GNUPGHOME, …
                              where the decryption keys come from, as for `rsops decrypt`
 
 Examples:
   rsops helm upgrade --install app ./chart -f values.yaml -f secrets.enc.yaml
   rsops helm template app ./chart -f ?secrets.staging.yaml --set-file tls.key=tls.key.enc
-  RSOPS_HELM_VALUES=tempdir rsops helm install app ./chart -f secrets.enc.yaml";
+  RSOPS_HELM_VALUES=tempdir rsops helm install app ./chart -f secrets.enc.yaml
+  rsops helm template --skip-decrypt app ./chart -f secrets.enc.yaml   (CI, no keys)";
 
 /// Leaves out the option list (see `HELM`).
 pub const HELM_TEMPLATE: &str = "{about-with-newline}\n{usage-heading} {usage}{after-help}";
@@ -114,7 +128,8 @@ Examples:
 pub const EXEC_ENV: &str = "\
 Examples:
   rsops exec-env secrets.env './deploy.sh'
-  rsops exec-env --pristine secrets.yaml 'env'";
+  rsops exec-env --pristine secrets.yaml 'env'
+  rsops exec-env common.env prod.env './deploy.sh'   (prod.env wins where both set a name)";
 
 pub const EXEC_FILE: &str = "\
 Examples:

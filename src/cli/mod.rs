@@ -70,6 +70,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::K8s(a)) => commands::k8s::run_k8s(a),
         Some(Command::Helm(a)) => child_exit(commands::k8s::run_helm(a)),
         Some(Command::Kustomize(a)) => commands::k8s::run_kustomize(a),
+        Some(Command::Git(a)) => commands::git::run(global, a),
         Some(Command::Edit(a)) => commands::edit::run(global, a),
         Some(Command::Set(a)) => commands::set::run_set(global, a),
         Some(Command::Unset(a)) => commands::set::run_unset(global, a),
@@ -157,10 +158,12 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             &EncryptArgs {
                 in_place: l.in_place,
                 output: l.output.clone(),
+                reuse: None,
                 keys: l.keys.clone(),
                 partial: l.partial.clone(),
                 format: l.format.clone(),
-                file: l.file.clone(),
+                output_dir: None,
+                files: l.file.clone().into_iter().collect(),
             },
         ),
         (false, true, false) => {
@@ -213,7 +216,8 @@ fn legacy_decrypt_args(l: &LegacyArgs, flags: &args::DecryptFlags) -> DecryptArg
         ignore_mac: l.ignore_mac,
         decryption_order: flags.decryption_order.clone(),
         format: l.format.clone(),
-        file: l.file.clone(),
+        output_dir: None,
+        files: l.file.clone().into_iter().collect(),
     }
 }
 

@@ -5,6 +5,7 @@ use super::args::{FormatArgs, GlobalArgs, KeyArgs, PartialArgs};
 use super::exit::{self, CliError};
 use super::key_flags::{BackendFlags, Role};
 use rsops::config::{find_config, ConfigFile, KeySpec, RuleConfig};
+use rsops::keys::cache::Cached;
 use rsops::keys::logged::Logged;
 use rsops::keys::registry::{split_list, SpecError, SpecOptions, BACKENDS};
 use rsops::keys::{EnvKeys, KeyService};
@@ -13,16 +14,36 @@ use rsops::metadata::PartialRule;
 use rsops::stores::{store_for, Format, Store, StoreOptions};
 use std::path::{Path, PathBuf};
 
-/// The key service every command hands to the library: the environment's keys, and with
+/// The key service every command hands to the library: the environment's keys, each distinct
+/// wrapped data key unwrapped once per run (many files, one KMS call per data key), and with
 /// `--verbose` a log on stderr of which key opened (or failed to open) the data key and which
 /// keys a new one was wrapped for.
 pub fn key_service(global: &GlobalArgs) -> Box<dyn KeyService> {
     let keys = EnvKeys::from_env();
+    let limit = concurrency();
     if global.verbose {
-        Box::new(Logged::new(keys, super::ui::verbose_line))
+        // Logged inside the cache: the log shows the calls that really happen.
+        let logged = Logged::new(keys, super::ui::verbose_line);
+        Box::new(Cached::new(logged, limit))
     } else {
-        Box::new(keys)
+        Box::new(Cached::new(keys, limit))
     }
+}
+
+/// How many files are worked on, and how many data keys unwrapped, at the same time.
+const CONCURRENCY_ENV: &str = "RSOPS_CONCURRENCY";
+
+/// `RSOPS_CONCURRENCY`, else four per core (the work is mostly waiting on KMS round trips), at
+/// least 4 and at most 32.
+pub fn concurrency() -> usize {
+    let from_env = std::env::var(CONCURRENCY_ENV)
+        .ok()
+        .and_then(|v| v.trim().parse::<usize>().ok())
+        .filter(|n| *n > 0);
+    from_env.unwrap_or_else(|| {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (4 * cores).clamp(4, 32)
+    })
 }
 
 /// `--verbose`: which creation rule of `config` the file matched.

@@ -3,6 +3,7 @@
 pub mod age;
 pub mod aws;
 pub mod azkv;
+pub mod cache;
 pub mod discovery;
 pub mod gcpkms;
 pub mod groups;
@@ -19,7 +20,7 @@ use crate::config::KeySpec;
 use crate::metadata::KeyStanza;
 use zeroize::Zeroizing;
 
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 pub enum KeyError {
     /// A key string that does not parse (bad fingerprint, bad recipient …).
     #[error("invalid {backend} key `{key}`: {reason}")]
@@ -47,7 +48,7 @@ pub trait MasterKey: Send + Sync {
 }
 
 /// The decrypt side. `None` = "this stanza is not for me", `Some(Err)` = "mine, but it failed".
-pub trait KeyUnwrapper {
+pub trait KeyUnwrapper: Send + Sync {
     fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>>;
 }
 
@@ -55,7 +56,7 @@ pub trait KeyUnwrapper {
 /// library itself never looks at the environment for keys. [`EnvKeys`] is the one sops users
 /// know (identities, keyrings and cloud credentials from the environment); a test, a remote
 /// keyservice or a cache is another.
-pub trait KeyService {
+pub trait KeyService: Send + Sync {
     /// The master keys a key spec names (an age spec may list several recipients).
     fn master_keys(&self, spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, KeyError>;
     /// `None` when no source here handles this stanza's type.

@@ -99,6 +99,17 @@ impl Work {
 
     /// Encrypts `plaintext` with the real sops (piped in, so it never touches the disk) to `name`.
     pub fn encrypt(&self, name: &str, plaintext: &str, input_type: &str) -> PathBuf {
+        self.encrypt_with(name, plaintext, input_type, &[])
+    }
+
+    /// [`Work::encrypt`] with more sops flags (e.g. `--unencrypted-regex`).
+    pub fn encrypt_with(
+        &self,
+        name: &str,
+        plaintext: &str,
+        input_type: &str,
+        flags: &[&str],
+    ) -> PathBuf {
         let mut child = Command::new(sops())
             .args([
                 "encrypt",
@@ -108,6 +119,7 @@ impl Work {
                 input_type,
             ])
             .args(["--output-type", input_type, "--filename-override", name])
+            .args(flags)
             .env("SOPS_DISABLE_VERSION_CHECK", "1")
             .current_dir(self.path())
             .stdin(Stdio::piped())
@@ -153,13 +165,18 @@ impl Work {
     /// Fails if any file under the work dir (TMPDIR included) holds a secret value, or if a
     /// private rsops temp dir is left.
     pub fn assert_clean(&self) {
+        self.assert_clean_of(&SECRETS);
+    }
+
+    /// [`Work::assert_clean`] for a test's own secret values.
+    pub fn assert_clean_of(&self, secrets: &[&str]) {
         let mut hits = Vec::new();
-        scan(self.path(), &mut hits);
+        scan(self.path(), secrets, &mut hits);
         assert!(hits.is_empty(), "plaintext or leftovers found: {hits:?}");
     }
 }
 
-fn scan(dir: &Path, hits: &mut Vec<String>) {
+fn scan(dir: &Path, secrets: &[&str], hits: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
         let kind = entry.file_type().unwrap();
@@ -168,10 +185,10 @@ fn scan(dir: &Path, hits: &mut Vec<String>) {
             hits.push(format!("{} (leftover)", path.display()));
         }
         if kind.is_dir() {
-            scan(&path, hits);
+            scan(&path, secrets, hits);
         } else if kind.is_file() {
             let bytes = std::fs::read(&path).unwrap_or_default();
-            for secret in SECRETS {
+            for secret in secrets {
                 if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
                     hits.push(format!("{} contains a secret", path.display()));
                 }

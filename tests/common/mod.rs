@@ -14,6 +14,9 @@
 //! sops's exit code for every case.
 #![allow(dead_code)] // each test crate uses a different part of the harness
 
+/// moto (AWS KMS) and a request-counting proxy in front of it (scripts/kms-proxy.py).
+#[cfg(feature = "aws-kms")]
+pub mod cloud;
 /// Running the binary under deadlines and memory limits, and a fixture to break (bad input,
 /// crash safety, hygiene, write safety).
 pub mod harden;

@@ -1,12 +1,26 @@
+use super::many::{self, Destination, Request};
 use crate::cli::args::{DecryptArgs, GlobalArgs};
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
 use rsops::file::{EncryptedFile, MacCheck};
+use rsops::keys::KeyService;
 use rsops::tree::path::parse_tree_path;
+use std::path::Path;
 use zeroize::Zeroizing;
 
 pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
-    if args.file.is_none() && args.in_place {
+    let request = Request {
+        files: &args.files,
+        in_place: args.in_place,
+        output: args.output.as_deref(),
+        output_dir: args.output_dir.as_deref(),
+        filename_override: args.format.filename_override.as_deref(),
+    };
+    if let Some(destination) = request.destination()? {
+        return run_many(global, args, &destination);
+    }
+    let file = args.files.first();
+    if file.is_none() && args.in_place {
         return Err(CliError::new(
             exit::ERROR_CONFLICTING_PARAMETERS,
             "cannot use --in-place when reading from stdin",
@@ -18,8 +32,9 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
             "cannot operate on both --output and --in-place",
         ));
     }
-    let file = args.file.as_deref().map(io::existing_file).transpose()?;
-    let output = plaintext(global, args, file.as_deref())?;
+    let file = file.map(|f| io::existing_file(f)).transpose()?;
+    let keys = plan::key_service(global);
+    let output = decrypt_file(global, args, file.as_deref(), keys.as_ref())?;
     let in_place = if args.in_place { file.as_deref() } else { None };
     io::write_output(
         &output,
@@ -29,18 +44,44 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
     )
 }
 
+/// Every file decrypted with one key service (each data key unwrapped once), on several
+/// threads; each result written atomically as soon as it is ready.
+fn run_many(
+    global: &GlobalArgs,
+    args: &DecryptArgs,
+    destination: &Destination,
+) -> Result<(), CliError> {
+    let outputs = destination.outputs(&args.files)?;
+    let keys = plan::key_service(global);
+    many::for_each(&args.files, plan::concurrency(), |i| {
+        let file = io::existing_file(&args.files[i])?;
+        let output = decrypt_file(global, args, Some(&file), keys.as_ref())?;
+        let (in_place, to) = match destination {
+            Destination::InPlace => (Some(outputs[i].as_path()), None),
+            Destination::Dir(_) => (None, Some(outputs[i].as_path())),
+        };
+        io::write_output(&output, io::Contents::Plaintext, in_place, to)
+    })
+}
+
 /// Decrypts (and extracts) without writing anything: legacy `-d` next to `-r`, where sops
 /// discards the decryption's output but still fails with its error.
 pub fn check(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
-    let file = args.file.as_deref().map(io::existing_file).transpose()?;
-    plaintext(global, args, file.as_deref()).map(drop)
+    let file = args
+        .files
+        .first()
+        .map(|f| io::existing_file(f))
+        .transpose()?;
+    let keys = plan::key_service(global);
+    decrypt_file(global, args, file.as_deref(), keys.as_ref()).map(drop)
 }
 
-/// The decrypted document (or the extracted part of it) as the output format's bytes.
-fn plaintext(
+/// One file's (or stdin's) plaintext, or the `--extract`ed part of it.
+fn decrypt_file(
     global: &GlobalArgs,
     args: &DecryptArgs,
-    file: Option<&std::path::Path>,
+    file: Option<&Path>,
+    keys: &dyn KeyService,
 ) -> Result<Zeroizing<Vec<u8>>, CliError> {
     let setup = plan::Setup::new(global, file, &args.format)?;
     let order = plan::decryption_order(args.decryption_order.as_deref())?;
@@ -58,13 +99,12 @@ fn plaintext(
     let input = io::read_input(file)?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
-    let keys = crate::cli::plan::key_service(global);
     let mac = if args.ignore_mac {
         MacCheck::Ignore
     } else {
         MacCheck::Verify
     };
-    let mut opened = EncryptedFile::load(in_store.as_ref(), &input)?.decrypt(&keys, &order, mac)?;
+    let mut opened = EncryptedFile::load(in_store.as_ref(), &input)?.decrypt(keys, &order, mac)?;
     if opened.plain_comments() > 0 {
         eprintln!(
             "warning: {} comment(s) in the file were not encrypted; this is expected for files written by old sops versions",

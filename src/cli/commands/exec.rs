@@ -20,13 +20,13 @@ fn decrypt(
     file: &Path,
     format: &FormatArgs,
     flags: &DecryptFlags,
+    keys: &dyn rsops::keys::KeyService,
 ) -> Result<(Document, Box<dyn rsops::stores::Store>), CliError> {
     let target = super::common::Target::new(global, file, format)?;
     let order = crate::cli::plan::decryption_order(flags.decryption_order.as_deref())?;
-    let keys = crate::cli::plan::key_service(global);
     let opened = target
         .load()?
-        .decrypt(&keys, &order, super::common::mac_check(flags))?;
+        .decrypt(keys, &order, super::common::mac_check(flags))?;
     Ok((opened.into_document(), target.out_store))
 }
 
@@ -61,6 +61,29 @@ fn env_pairs(doc: &Document) -> Result<Vec<(String, Zeroizing<String>)>, CliErro
             ));
         }
         pairs.push((key.clone(), env_value(scalar)));
+    }
+    Ok(pairs)
+}
+
+/// The variables of every file, in file order: set one after the other, a later file's value
+/// replaces an earlier one's (as with several `--env-file`s in docker or compose).
+fn env_of_files(
+    global: &GlobalArgs,
+    args: &ExecEnvArgs,
+) -> Result<Vec<(String, Zeroizing<String>)>, CliError> {
+    let keys = crate::cli::plan::key_service(global);
+    let mut pairs = Vec::new();
+    for file in &args.files {
+        let named = |e: CliError| {
+            if args.files.len() > 1 {
+                e.prefixed(&file.display().to_string())
+            } else {
+                e
+            }
+        };
+        let (doc, _) =
+            decrypt(global, file, &args.format, &args.decrypt, keys.as_ref()).map_err(named)?;
+        pairs.extend(env_pairs(&doc).map_err(named)?);
     }
     Ok(pairs)
 }
@@ -102,9 +125,7 @@ fn run_child(mut cmd: Command) -> Result<u8, CliError> {
 }
 
 pub fn run_env(global: &GlobalArgs, args: &ExecEnvArgs) -> Result<u8, CliError> {
-    let (doc, _) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
-    let pairs = env_pairs(&doc)?;
-    drop(doc);
+    let pairs = env_of_files(global, args)?;
     let user = args.user.as_deref().map(run_as::lookup).transpose()?;
     let mut cmd = shell(&args.command, user.as_ref());
     if args.pristine {
@@ -254,7 +275,14 @@ fn substitute_path(command: &str, path: &Path) -> Result<String, CliError> {
 
 pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError> {
     let user = args.user.as_deref().map(run_as::lookup).transpose()?;
-    let (doc, out_store) = decrypt(global, &args.file, &args.format, &args.decrypt)?;
+    let keys = crate::cli::plan::key_service(global);
+    let (doc, out_store) = decrypt(
+        global,
+        &args.file,
+        &args.format,
+        &args.decrypt,
+        keys.as_ref(),
+    )?;
     let plaintext = Zeroizing::new(
         out_store
             .emit_plain(&doc)

@@ -2,11 +2,13 @@
 
 use crate::cli::exit::{self, CliError};
 use clap::{Args, Parser, Subcommand};
-use rsops::k8s::{self, helm, kustomize, secret};
+use rsops::k8s::helm::evaluate;
+use rsops::k8s::{self, helm, kustomize, refs, secret};
 use rsops::tree::path::parse_tree_path;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 #[derive(Args, Debug)]
 pub struct K8sArgs {
@@ -65,6 +67,9 @@ pub struct HelmArgs {
     /// Run as the `secrets://` downloader (helm passes certFile keyFile caFile URL)
     #[arg(long, hide = true)]
     pub downloader: bool,
+    /// Run as helm's post-renderer: manifests on stdin, references resolved, on stdout
+    #[arg(long, hide = true)]
+    pub post_renderer: bool,
     /// helm's own arguments; encrypted -f/--values/--set-file files are decrypted in memory
     #[arg(
         trailing_var_arg = true,
@@ -214,24 +219,145 @@ impl SecretMetaBase {
 
 /// `rsops helm …`: returns helm's exit code, which becomes rsops's.
 pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
+    let (skip_decrypt, helm_args) = skip_decrypt(&args.args);
     if args.downloader {
-        let url = args
-            .args
+        let url = helm_args
             .last()
             .and_then(|a| a.to_str())
             .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, "the downloader needs a URL"))?;
-        let plain = helm::download(&rsops::keys::EnvKeys::from_env(), url).map_err(k8s_error)?;
+        let plain = if skip_decrypt {
+            helm::download_with(&mut helm::redacted_for, url)
+        } else {
+            helm::download(&rsops::keys::EnvKeys::from_env(), url)
+        }
+        .map_err(k8s_error)?;
         write_stdout(&plain)?;
         return Ok(0);
     }
+    if args.post_renderer {
+        return post_render(&args.args).map(|()| 0);
+    }
+    let (evaluate, helm_args) = evaluate::take_flags(&helm_args, evaluate_defaults());
     if args.plugin {
-        if let Some(code) = plugin_command(&args.args)? {
+        if let Some(code) = plugin_command(&helm_args)? {
             return Ok(code);
         }
     }
+    if skip_decrypt {
+        only_rendering(&helm_args)?;
+    }
+    // Without keys the references stay as they are, like every other secret.
+    let helm_args = if evaluate.enabled && !skip_decrypt {
+        with_post_renderer(&helm_args, evaluate)?
+    } else {
+        helm_args
+    };
     crate::cli::catch_terminating_signals();
-    let code = helm::wrap(&rsops::keys::EnvKeys::from_env(), &args.args).map_err(k8s_error)?;
+    let code = if skip_decrypt {
+        helm::wrap_with(&mut helm::redacted_for, &helm_args)
+    } else {
+        helm::wrap(&rsops::keys::EnvKeys::from_env(), &helm_args)
+    }
+    .map_err(k8s_error)?;
     Ok(u8::try_from(code).unwrap_or(1))
+}
+
+/// `--skip-decrypt` (anywhere before `--`; helm has no such flag) or
+/// `HELM_SECRETS_SKIP_DECRYPT=true`: render with placeholders instead of secrets, with no key.
+const SKIP_DECRYPT_FLAG: &str = "--skip-decrypt";
+const SKIP_DECRYPT_ENV: &str = "HELM_SECRETS_SKIP_DECRYPT";
+
+/// Whether to skip decryption, and helm's arguments without the flag.
+fn skip_decrypt(args: &[OsString]) -> (bool, Vec<OsString>) {
+    let from_env =
+        std::env::var(SKIP_DECRYPT_ENV).is_ok_and(|v| v.eq_ignore_ascii_case("true") || v == "1");
+    let end = args.iter().position(|a| a == "--").unwrap_or(args.len());
+    let flagged = args[..end].iter().any(|a| a == SKIP_DECRYPT_FLAG);
+    let kept = args[..end]
+        .iter()
+        .filter(|a| *a != SKIP_DECRYPT_FLAG)
+        .chain(&args[end..])
+        .cloned()
+        .collect();
+    (from_env || flagged, kept)
+}
+
+/// Placeholders are for looking at manifests; installing them would replace real secrets in a
+/// cluster, so only the commands that render and stop are allowed.
+fn only_rendering(args: &[OsString]) -> Result<(), CliError> {
+    let command = args
+        .iter()
+        .find(|a| !a.to_string_lossy().starts_with('-'))
+        .map(|a| a.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if matches!(command.as_str(), "template" | "lint") {
+        return Ok(());
+    }
+    Err(CliError::new(
+        exit::ERROR_CONFLICTING_PARAMETERS,
+        format!("--skip-decrypt (or {SKIP_DECRYPT_ENV}) works with `helm template` and `helm lint` only, not `{command}`"),
+    )
+    .hint("other commands would install the placeholders; name the helm command first: rsops helm template --skip-decrypt …"))
+}
+
+/// helm-secrets' environment switches for `--evaluate-templates`.
+fn evaluate_defaults() -> evaluate::Evaluate {
+    let on = |name: &str| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    evaluate::Evaluate {
+        enabled: on("HELM_SECRETS_EVALUATE_TEMPLATES"),
+        decode_secrets: on("HELM_SECRETS_EVALUATE_TEMPLATES_DECODE_SECRETS"),
+    }
+}
+
+fn with_post_renderer(
+    args: &[OsString],
+    evaluate: evaluate::Evaluate,
+) -> Result<Vec<OsString>, CliError> {
+    let major = evaluate::helm_major(&helm::helm_bin()).map_err(k8s_error)?;
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::new(
+            exit::ERROR_GENERIC,
+            format!("cannot tell where rsops is installed: {e}"),
+        )
+    })?;
+    let flags = evaluate::post_renderer_flags(major, &exe, evaluate);
+    Ok(evaluate::with_flags(args, flags))
+}
+
+/// helm's post-renderer: the rendered manifests on stdin, every `ref+sops://`/`ref+file://`
+/// resolved on stdout; a warning on stderr for each other scheme, left as it is.
+fn post_render(args: &[OsString]) -> Result<(), CliError> {
+    let (evaluate, rest) = evaluate::take_flags(args, evaluate_defaults());
+    if let Some(extra) = rest.first() {
+        return Err(CliError::new(
+            exit::ERROR_GENERIC,
+            format!(
+                "the post-renderer takes no argument `{}`",
+                extra.to_string_lossy()
+            ),
+        )
+        .hint("pass only --evaluate-templates-decode-secrets through --post-renderer-args"));
+    }
+    let mut input = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .take(refs::MAX_MANIFESTS as u64 + 1)
+        .read_to_end(&mut input)
+        .map_err(|e| {
+            CliError::new(
+                exit::COULD_NOT_READ_INPUT_FILE,
+                format!("could not read the manifests on stdin: {e}"),
+            )
+        })?;
+    let options = refs::Options {
+        base: PathBuf::from("."),
+        decode_secrets: evaluate.decode_secrets,
+    };
+    let resolved = refs::resolve_manifests(&rsops::keys::EnvKeys::from_env(), &input, &options)
+        .map_err(k8s_error)?;
+    for warning in &resolved.warnings {
+        eprintln!("[rsops] warning: {warning}");
+    }
+    write_stdout(&resolved.manifests)
 }
 
 /// `helm secrets encrypt|decrypt|edit|view FILE…` run the matching rsops command in this
@@ -259,8 +385,9 @@ fn plugin_command(args: &[OsString]) -> Result<Option<u8>, CliError> {
 /// `rsops kustomize [CONFIG]`, also reached as a binary named `ksops`.
 pub fn run_kustomize(args: &KustomizeArgs) -> Result<(), CliError> {
     let keys = rsops::keys::EnvKeys::from_env();
+    let options = kustomize_options()?;
     let out = match &args.config {
-        Some(path) => kustomize::legacy(&keys, path),
+        Some(path) => kustomize::legacy(&keys, path, options),
         None => {
             let mut input = Vec::new();
             std::io::stdin().read_to_end(&mut input).map_err(|e| {
@@ -269,11 +396,32 @@ pub fn run_kustomize(args: &KustomizeArgs) -> Result<(), CliError> {
                     format!("could not read stdin: {e}"),
                 )
             })?;
-            kustomize::krm(&keys, &input)
+            kustomize::krm(&keys, &input, options)
         }
     }
     .map_err(k8s_error)?;
     write_stdout(&out)
+}
+
+/// KSOPS's `KSOPS_CONCURRENCY_LIMIT` (a positive number; default 20) bounds the files decrypted
+/// at once, so a config written for KSOPS behaves the same.
+fn kustomize_options() -> Result<kustomize::Options, CliError> {
+    let mut options = kustomize::Options::default();
+    if let Some(text) = std::env::var_os("KSOPS_CONCURRENCY_LIMIT").filter(|v| !v.is_empty()) {
+        let text = text.to_string_lossy();
+        options.concurrency = text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                CliError::new(
+                    exit::ERROR_GENERIC,
+                    format!("KSOPS_CONCURRENCY_LIMIT `{text}` is not a positive number"),
+                )
+                .hint("set it to the number of files to decrypt at once, e.g. 20")
+            })?;
+    }
+    Ok(options)
 }
 
 /// When installed under a generator's name (kustomize's plugin layout wants the binary named

@@ -13,11 +13,12 @@
 //! - here: deciding what each file argument becomes (decrypted or passed through).
 
 pub mod args;
+pub mod evaluate;
 pub mod run;
 pub mod stash;
 
 pub use args::{local_file, rewrite_args, Swap, Swapped, Use};
-pub use run::{download, helm_bin, run_helm, wrap};
+pub use run::{download, download_with, helm_bin, run_helm, wrap, wrap_with};
 pub use stash::{new_stash, PipeStash, Stash, TempDirStash, TEMP_PREFIX};
 
 use super::{decrypt_file_bytes, detect_encrypted, read, Error};
@@ -48,11 +49,45 @@ pub fn plaintext_for(
     decrypt_file_bytes(keys, path, &bytes, format, Some(output)).map(Some)
 }
 
+/// What helm sees for an encrypted file with `--skip-decrypt`: its shape with every encrypted
+/// value replaced by a placeholder of its type ([`crate::k8s::redact`]); no key is used.
+pub fn redacted_for(path: &Path, usage: Use) -> Result<Option<Zeroizing<Vec<u8>>>, Error> {
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let bytes = read(path)?;
+    let Some(format) = detect_encrypted(&bytes, path)? else {
+        return Ok(None);
+    };
+    let output = match (usage, format) {
+        (_, Format::Binary) | (Use::SetFile, _) => format,
+        (Use::Values, _) => Format::Yaml,
+    };
+    super::redact::redacted_plaintext(path, &bytes, format, output).map(Some)
+}
+
+/// Where the wrapper gets what helm sees for a file: its plaintext ([`plaintext_for`]) or a
+/// placeholder version ([`redacted_for`]); `None` passes the file through.
+pub type Source<'a> = dyn FnMut(&Path, Use) -> Result<Option<Zeroizing<Vec<u8>>>, Error> + 'a;
+
 /// The decrypted files of one run plus the rewritten arguments. As in helm-secrets, a file
 /// written `?path` is left out when it does not exist (every missing local file is, with
 /// `HELM_SECRETS_IGNORE_MISSING_VALUES=true`); other missing files are left to helm to report.
 pub fn prepare(
     keys: &dyn KeyService,
+    args: &[OsString],
+    stash: &mut dyn Stash,
+) -> Result<Vec<OsString>, Error> {
+    prepare_with(
+        &mut |path, usage| plaintext_for(keys, path, usage),
+        args,
+        stash,
+    )
+}
+
+/// [`prepare`] with the files' contents from `source`.
+pub fn prepare_with(
+    source: &mut Source,
     args: &[OsString],
     stash: &mut dyn Stash,
 ) -> Result<Vec<OsString>, Error> {
@@ -76,7 +111,7 @@ pub fn prepare(
         if optional && !Path::new(file).exists() {
             return Ok(Swapped::Drop);
         }
-        match plaintext_for(keys, Path::new(file), usage)? {
+        match source(Path::new(file), usage)? {
             Some(plain) => {
                 count += 1;
                 let label = Path::new(file)

@@ -2,7 +2,7 @@
 //! `secrets://` downloader.
 
 use super::super::{read, Error};
-use super::{new_stash, plaintext_for, prepare, Stash, Use};
+use super::{new_stash, plaintext_for, prepare_with, Source, Stash, Use};
 use crate::keys::KeyService;
 use crate::sys::signals::Hold;
 use std::ffi::{OsStr, OsString};
@@ -12,12 +12,17 @@ use zeroize::Zeroizing;
 /// The `secrets://PATH` downloader: the plaintext of PATH (decrypted if encrypted) for helm's
 /// stdout protocol. helm passes `certFile keyFile caFile URL`; the URL is the last argument.
 pub fn download(keys: &dyn KeyService, url: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
+    download_with(&mut |path, usage| plaintext_for(keys, path, usage), url)
+}
+
+/// [`download`] with the file's contents from `source`.
+pub fn download_with(source: &mut Source, url: &str) -> Result<Zeroizing<Vec<u8>>, Error> {
     let path = url
         .split_once("://")
         .map(|(_, rest)| rest)
         .ok_or_else(|| Error::Usage(format!("`{url}` is not a secrets:// URL")))?;
     let path = Path::new(path);
-    match plaintext_for(keys, path, Use::Values)? {
+    match source(path, Use::Values)? {
         Some(plain) => Ok(plain),
         None => Ok(Zeroizing::new(read(path)?)),
     }
@@ -61,8 +66,14 @@ pub fn run_helm(
 /// `sys::signals` (the stash's directory, if any, is removed); one that arrives between the
 /// decryption and helm's start is delivered to helm as soon as it runs.
 pub fn wrap(keys: &dyn KeyService, args: &[OsString]) -> Result<i32, Error> {
+    wrap_with(&mut |path, usage| plaintext_for(keys, path, usage), args)
+}
+
+/// [`wrap`] with the files' contents from `source` (e.g. [`super::redacted_for`], which needs
+/// no key).
+pub fn wrap_with(source: &mut Source, args: &[OsString]) -> Result<i32, Error> {
     let mut stash = new_stash()?;
-    let rewritten = prepare(keys, args, stash.as_mut())?;
+    let rewritten = prepare_with(source, args, stash.as_mut())?;
     let hold = crate::sys::signals::hold();
     let code = run_helm(&helm_bin(), &rewritten, stash.as_mut(), &hold);
     drop(stash);
