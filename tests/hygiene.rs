@@ -353,7 +353,8 @@ fn scratch_files_are_private_and_removed() {
     // (label, editor, expected exit code)
     let edits = [
         ("edit ok", &edit_ok, 0),
-        ("edit editor fails", &edit_fail, 1),
+        // sops: "Could not run editor: exit status 4", 201.
+        ("edit editor fails", &edit_fail, 201),
         ("edit invalid result", &edit_invalid, 1),
         ("edit unchanged", &edit_same, 200),
     ];

@@ -1427,3 +1427,34 @@ fn version_flag_like_sops() {
         }
     }
 }
+
+/// An editor that fails (exits non-zero, or cannot be started): sops's exit code 201 and its
+/// words "Could not run editor: exit status N"; the file is left as it was.
+#[test]
+fn a_failing_editor_exits_201_like_sops() {
+    let lab = sops_file();
+    let k = with_k1();
+    let before = lab.read("s.yaml");
+    for editor in ["false", "sh -c 'exit 3'", "/nonexistent/editor"] {
+        let mut env = envs(&k);
+        env.push(("EDITOR", editor));
+        let ours = lab.rsops(&["edit", "s.yaml"], &env);
+        let theirs = lab.sops(&["edit", "s.yaml"], &env);
+        assert_eq!(
+            (ours.code, theirs.code),
+            (201, 201),
+            "{editor}: {}",
+            ours.stderr
+        );
+        let words = |stderr: &str| {
+            stderr
+                .lines()
+                .find_map(|l| l.split("Could not run editor: ").nth(1).map(str::to_string))
+        };
+        if !editor.starts_with('/') {
+            assert_eq!(words(&ours.stderr), words(&theirs.stderr), "{editor}");
+        }
+        assert!(words(&ours.stderr).is_some(), "{}", ours.stderr);
+        assert_eq!(lab.read("s.yaml"), before, "{editor}");
+    }
+}

@@ -62,16 +62,22 @@ fn run_editor(file: &Path) -> Result<(), CliError> {
             .status()
     })
     .map_err(|e| {
-        CliError::new(
-            exit::ERROR_GENERIC,
-            format!("could not run the editor `{}`: {e}", command[0]),
-        )
+        CliError::new(exit::NO_EDITOR_FOUND, format!("Could not run editor: {e}")).hint(format!(
+            "check the editor `{}` (SOPS_EDITOR, EDITOR)",
+            command[0]
+        ))
     })?;
     if !status.success() {
+        // sops's words and code (201) for an editor that fails; Go spells the status this way.
+        let how = match status.code() {
+            Some(code) => format!("exit status {code}"),
+            None => status.to_string(),
+        };
         return Err(CliError::new(
-            exit::ERROR_GENERIC,
-            format!("the editor exited with {status}; the file was left unchanged"),
-        ));
+            exit::NO_EDITOR_FOUND,
+            format!("Could not run editor: {how}"),
+        )
+        .hint("the file was left unchanged"));
     }
     Ok(())
 }
