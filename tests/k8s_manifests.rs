@@ -20,44 +20,9 @@ fn with_stdin(cmd: &mut Command, input: &[u8]) -> Output {
     child.wait_with_output().unwrap()
 }
 
-/// Kubernetes version whose OpenAPI schema the manifests are checked against (the kubectl in
-/// `.tools` is 1.35; kubernetes-validate 1.37.0 ships the schemas offline).
-const KUBERNETES_VERSION: &str = "1.35.0";
-
-/// Checks every document of `manifest` against the Kubernetes schema offline with
-/// `kubernetes-validate --strict` (unknown fields rejected); `Err` carries its report.
-fn schema_check(work: &Work, manifest: &[u8]) -> Result<(), String> {
-    let out = with_stdin(
-        work.command(kubernetes_validate()).args([
-            "--strict",
-            "--kubernetes-version",
-            KUBERNETES_VERSION,
-            "-",
-        ]),
-        manifest,
-    );
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    if !out.status.success() {
-        return Err(report);
-    }
-    // One "passed" line per document, so a document it skipped cannot pass unnoticed.
-    let documents = parse_yaml(manifest).branches.len();
-    let passed = report.matches(" passed for resource ").count();
-    if passed != documents {
-        return Err(format!(
-            "{passed} of {documents} documents validated: {report}"
-        ));
-    }
-    Ok(())
-}
-
 /// `manifest` passes the schema check; returns its documents.
 fn validated(work: &Work, manifest: &[u8]) -> rsops::tree::Document {
-    if let Err(report) = schema_check(work, manifest) {
+    if let Err(report) = kubernetes_schema_check(work, manifest) {
         panic!(
             "not a valid Kubernetes manifest: {report}\n{}",
             String::from_utf8_lossy(manifest)
@@ -98,7 +63,7 @@ fn schema_check_rejects_broken_secrets() {
     for (what, manifest) in broken {
         assert_ne!(manifest, good, "{what}: the defect was not applied");
         assert!(
-            schema_check(&work, manifest.as_bytes()).is_err(),
+            kubernetes_schema_check(&work, manifest.as_bytes()).is_err(),
             "{what} passed the schema check:\n{manifest}"
         );
     }
@@ -547,7 +512,7 @@ fn ksops_legacy_examples_give_ksops_output_through_kubectl() {
             ));
             continue;
         }
-        if let Err(report) = schema_check(&work, &out.stdout) {
+        if let Err(report) = kubernetes_schema_check(&work, &out.stdout) {
             failures.push(format!("{}: schema: {report}", case.name));
         }
     }
