@@ -139,14 +139,51 @@ fn optional_values_files_with_a_question_mark() {
         Some(0),
         "a missing file without `?` is an error"
     );
-    let ignored = output(
-        wrapper(&work, "memfd", &helm())
-            .env("HELM_SECRETS_IGNORE_MISSING_VALUES", "true")
-            .args(["template", "rel"])
-            .arg(chart())
-            .args(["-f", "secrets.yaml", "-f", "missing-secrets.yaml"]),
-    );
-    assert_ok(&ignored, "HELM_SECRETS_IGNORE_MISSING_VALUES=true");
+}
+
+/// `HELM_SECRETS_IGNORE_MISSING_VALUES=true`: every missing values file (no `?` needed, alone or
+/// in a comma list) is left out and the others still reach the templates, decrypted, in order;
+/// with helm 4 and helm 3.
+#[test]
+fn ignore_missing_values_renders_the_files_that_exist() {
+    let work = Work::new();
+    fixtures(&work);
+    for helm in [helm(), helm3()] {
+        let args = |cmd: &mut Command| {
+            cmd.args(["template", "rel"])
+                .arg(chart())
+                .args(["-f", "missing-values.yaml", "-f"])
+                .arg(staging())
+                .args([
+                    "-f",
+                    "secrets.yaml,missing-secrets.yaml",
+                    "--values=also-missing.yaml",
+                    "--set-file",
+                    "appSecretsFile=app_secrets.yaml",
+                ]);
+        };
+        let mut strict = wrapper(&work, "memfd", &helm);
+        args(&mut strict);
+        let strict = output(&mut strict);
+        assert!(
+            !strict.status.success() && strict.stdout.is_empty(),
+            "without the variable a missing file must stop helm ({})",
+            helm.display()
+        );
+        let mut ignoring = wrapper(&work, "memfd", &helm);
+        ignoring.env("HELM_SECRETS_IGNORE_MISSING_VALUES", "true");
+        args(&mut ignoring);
+        let out = output(&mut ignoring);
+        assert_ok(
+            &out,
+            &format!(
+                "HELM_SECRETS_IGNORE_MISSING_VALUES=true ({})",
+                helm.display()
+            ),
+        );
+        check_render(&out.stdout, true);
+    }
+    work.assert_clean();
 }
 
 #[test]
@@ -439,34 +476,6 @@ fn plugin_renders(work: &Work, helm: &Path) {
     let theirs = output(work.command(sops()).args(["decrypt", "secrets.yaml"]));
     assert_ok(&ours, "helm secrets decrypt");
     assert_eq!(ours.stdout, theirs.stdout);
-    // helm secrets edit: the editor runs, the library re-encrypts, sops reads the result.
-    std::fs::copy(
-        work.path().join("secrets.yaml"),
-        work.path().join("edited.yaml"),
-    )
-    .unwrap();
-    let editor = work.path().join("editor.sh");
-    std::fs::write(
-        &editor,
-        "#!/bin/sh\nsed -i 's/apiToken: .*/apiToken: rotated/' \"$1\"\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(&editor, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-    let edited =
-        output(
-            work.command(helm)
-                .env("EDITOR", &editor)
-                .args(["secrets", "edit", "edited.yaml"]),
-        );
-    assert_ok(&edited, "helm secrets edit");
-    let theirs = output(work.command(sops()).args(["decrypt", "edited.yaml"]));
-    assert_ok(&theirs, "sops decrypt of the edited file");
-    assert!(
-        stdout(&theirs).contains("apiToken: rotated"),
-        "{}",
-        stdout(&theirs)
-    );
-    std::fs::remove_file(work.path().join("edited.yaml")).unwrap();
     // A tampered file: helm's plugin runner passes the exit code through.
     let cases = tampered(work);
     for (name, code) in cases {
@@ -497,6 +506,133 @@ fn helm3_legacy_plugin() {
     fixtures(&work);
     install_plugin(&work, &helm3(), "helm3");
     plugin_renders(&work, &helm3());
+}
+
+/// The plaintext `helm secrets encrypt` gets: laid out as sops prints YAML, so "decrypts to the
+/// same bytes" can be compared exactly.
+fn plugin_plaintext() -> String {
+    format!("secret:\n    dbPassword: {DB_PASSWORD}\n    apiToken: {API_TOKEN}\n")
+}
+
+/// The value `helm secrets edit`'s editor writes (it counts as a secret in the scans).
+const ROTATED_TOKEN: &str = "rotated-tok-5e6f7a8b";
+
+fn sops_decrypt(work: &Work, name: &str) -> String {
+    let out = output(work.command(sops()).args(["decrypt", name]));
+    assert_ok(&out, &format!("sops decrypt {name}"));
+    stdout(&out)
+}
+
+/// `name` on disk is a sops file: none of `plain_values` is in it, sops says it is encrypted.
+fn assert_encrypted_on_disk(work: &Work, name: &str, plain_values: &[&str]) {
+    let raw = std::fs::read_to_string(work.path().join(name)).unwrap();
+    for value in plain_values {
+        assert!(!raw.contains(value), "{name} holds a plaintext value");
+    }
+    assert!(raw.contains(&age_recipient()), "{name}: no age stanza");
+    let status = output(work.command(sops()).args(["filestatus", name]));
+    assert_ok(&status, &format!("sops filestatus {name}"));
+    assert_eq!(stdout(&status).trim(), r#"{"encrypted":true}"#, "{name}");
+}
+
+/// `helm secrets encrypt|view|edit FILE` through the installed plugin: encrypt's output (to
+/// stdout with `--age`, and in place with `-i` and the recipients of `.sops.yaml`) is a file the
+/// real sops decrypts to the original bytes; view prints the plaintext; edit runs $EDITOR on the
+/// plaintext and writes back a file that stays encrypted and that sops reads with the new value.
+/// No plaintext is left under the work dir or its TMPDIR.
+fn plugin_file_commands(work: &Work, helm: &Path) {
+    let plain = plugin_plaintext();
+    let secrets = [DB_PASSWORD, API_TOKEN, ROTATED_TOKEN];
+    // The plaintext must exist as a file to be encrypted; `-i` below replaces it.
+    std::fs::write(work.path().join("values.yaml"), &plain).unwrap();
+    let out = output(work.command(helm).args([
+        "secrets",
+        "encrypt",
+        "--age",
+        &age_recipient(),
+        "values.yaml",
+    ]));
+    assert_ok(&out, "helm secrets encrypt --age");
+    std::fs::write(work.path().join("to-stdout.yaml"), &out.stdout).unwrap();
+    assert_encrypted_on_disk(work, "to-stdout.yaml", &secrets);
+    assert_eq!(sops_decrypt(work, "to-stdout.yaml"), plain);
+
+    std::fs::write(
+        work.path().join(".sops.yaml"),
+        format!(
+            "creation_rules:\n  - path_regex: values\\.yaml$\n    age: {}\n",
+            age_recipient()
+        ),
+    )
+    .unwrap();
+    let out = output(
+        work.command(helm)
+            .args(["secrets", "encrypt", "-i", "values.yaml"]),
+    );
+    assert_ok(&out, "helm secrets encrypt -i");
+    assert!(out.stdout.is_empty(), "encrypt -i printed to stdout");
+    assert_encrypted_on_disk(work, "values.yaml", &secrets);
+    assert_eq!(sops_decrypt(work, "values.yaml"), plain);
+
+    let view = output(work.command(helm).args(["secrets", "view", "values.yaml"]));
+    assert_ok(&view, "helm secrets view");
+    assert_eq!(stdout(&view), plain);
+
+    // The editor lives outside the work dir: it holds the new value, which the scan looks for.
+    let editor_dir = tempfile::tempdir().unwrap();
+    let editor = editor_dir.path().join("editor.sh");
+    executable(
+        &editor,
+        &format!("sed -i 's/apiToken: .*/apiToken: {ROTATED_TOKEN}/' \"$1\"\n"),
+    );
+    let before = std::fs::read_to_string(work.path().join("values.yaml")).unwrap();
+    let edited =
+        output(
+            work.command(helm)
+                .env("EDITOR", &editor)
+                .args(["secrets", "edit", "values.yaml"]),
+        );
+    assert_ok(&edited, "helm secrets edit");
+    assert!(edited.stdout.is_empty(), "edit printed to stdout");
+    assert_encrypted_on_disk(work, "values.yaml", &secrets);
+    let after = std::fs::read_to_string(work.path().join("values.yaml")).unwrap();
+    let enc_line = |text: &str, key: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(key))
+            .unwrap()
+            .to_string()
+    };
+    // The untouched value keeps its ciphertext (sops's minimal diff), the edited one changes.
+    assert_eq!(
+        enc_line(&before, "dbPassword:"),
+        enc_line(&after, "dbPassword:")
+    );
+    assert_ne!(
+        enc_line(&before, "apiToken:"),
+        enc_line(&after, "apiToken:")
+    );
+    assert_eq!(
+        sops_decrypt(work, "values.yaml"),
+        plain.replace(API_TOKEN, ROTATED_TOKEN)
+    );
+    let view = output(work.command(helm).args(["secrets", "view", "values.yaml"]));
+    assert_ok(&view, "helm secrets view after edit");
+    assert_eq!(stdout(&view), plain.replace(API_TOKEN, ROTATED_TOKEN));
+    work.assert_clean_of(&secrets);
+}
+
+#[test]
+fn helm4_plugin_encrypt_view_edit() {
+    let work = Work::new();
+    install_plugin(&work, &helm(), "secrets");
+    plugin_file_commands(&work, &helm());
+}
+
+#[test]
+fn helm3_plugin_encrypt_view_edit() {
+    let work = Work::new();
+    install_plugin(&work, &helm3(), "helm3");
+    plugin_file_commands(&work, &helm3());
 }
 
 /// A script that copies whatever it can read from its inherited descriptors (and, with `$1`
@@ -624,7 +760,7 @@ fn wrapper_renders_with_helm3_and_leaves_nothing() {
 
 /// SIGKILL of the wrapper itself, while helm holds the values: nothing can run at that moment,
 /// so with pipes nothing is on disk at all, and a temp dir left behind (tempdir mode) is removed
-/// by the next run once its process is gone.
+/// by the next run once its process is gone, while the dir of a run still going stays.
 #[test]
 fn sigkill_of_the_wrapper_leaves_no_plaintext() {
     use std::os::unix::process::ExitStatusExt;
@@ -648,11 +784,14 @@ fn sigkill_of_the_wrapper_leaves_no_plaintext() {
         // The orphaned helm goes too, as a killed CI job's process group would.
         let _ = kill(helm_pid);
         if mode == "tempdir" {
-            assert_eq!(
-                stash_dirs(&work).len(),
-                1,
-                "SIGKILL cannot be cleaned up after"
-            );
+            let dead = stash_dirs(&work);
+            assert_eq!(dead.len(), 1, "SIGKILL cannot be cleaned up after");
+            // A directory of a run that is still going (this test's pid) must stay.
+            let live = work
+                .tmp()
+                .join(format!("rsops-helm-{}-live", std::process::id()));
+            std::fs::create_dir(&live).unwrap();
+            std::fs::write(live.join("1-values.yaml"), "in: use\n").unwrap();
             let next = output(
                 wrapper(&work, mode, &helm())
                     .args(["template", "rel"])
@@ -661,7 +800,14 @@ fn sigkill_of_the_wrapper_leaves_no_plaintext() {
                     .arg(staging()),
             );
             assert_ok(&next, "the next rsops helm run");
-            assert!(stash_dirs(&work).is_empty(), "the next run did not sweep");
+            assert!(!dead[0].exists(), "the next run did not sweep");
+            assert_eq!(
+                stash_dirs(&work),
+                std::slice::from_ref(&live),
+                "only the dead run's dir goes"
+            );
+            assert!(live.join("1-values.yaml").exists());
+            std::fs::remove_dir_all(&live).unwrap();
         }
         work.assert_clean();
     }
