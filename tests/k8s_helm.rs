@@ -812,3 +812,185 @@ fn sigkill_of_the_wrapper_leaves_no_plaintext() {
         work.assert_clean();
     }
 }
+
+// --evaluate-templates (helm-secrets' flag and its helm 4 `postrenderer/v1` plugin): references
+// in the rendered manifests are resolved by rsops. The chart holds helm-secrets' documented
+// example (`ref+awsssm://foo/bar?mode=singleparam#/BAR` in a Secret's stringData), which rsops
+// leaves as it is with a warning, next to sops and file references it resolves.
+
+const REFS_TEMPLATE: &str = r#"apiVersion: v1
+kind: Secret
+metadata:
+  name: refs
+stringData:
+  password: ref+sops://secrets.yaml#/secret/dbPassword
+  dsn: "postgres://app:ref+sops://secrets.yaml#/secret/dbPassword+@db:5432/app"
+  documented: "ref+awsssm://foo/bar?mode=singleparam#/BAR"
+data:
+  token: {{ "ref+sops://secrets.yaml#/secret/apiToken" | b64enc }}
+---
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: settings
+data:
+  level: ref+file://settings.yaml#/log/level
+"#;
+
+fn refs_chart(work: &Work) -> PathBuf {
+    work.encrypt("secrets.yaml", &secrets_yaml(), "yaml");
+    std::fs::write(work.path().join("settings.yaml"), "log:\n  level: debug\n").unwrap();
+    let chart = work.path().join("refs-chart");
+    std::fs::create_dir_all(chart.join("templates")).unwrap();
+    std::fs::write(
+        chart.join("Chart.yaml"),
+        "apiVersion: v2\nname: refs\nversion: 0.1.0\n",
+    )
+    .unwrap();
+    std::fs::write(chart.join("templates/refs.yaml"), REFS_TEMPLATE).unwrap();
+    chart
+}
+
+/// Checks one render: the references resolved, the documented awsssm one untouched, and the
+/// base64 `data` value resolved only when Secrets are decoded.
+fn check_resolved(out: &std::process::Output, decoded: bool, what: &str) {
+    assert_ok(out, what);
+    let doc = parse_yaml(&out.stdout);
+    let find = |kind: &str| {
+        doc.branches
+            .iter()
+            .find(|m| m.get("kind").and_then(|k| k.as_str()) == Some(kind))
+            .unwrap_or_else(|| panic!("{what}: no {kind}"))
+    };
+    let values = secret_values(find("Secret"));
+    let get = |k: &str| {
+        values
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, v)| String::from_utf8(v.clone()).unwrap())
+            .unwrap_or_else(|| panic!("{what}: no {k}"))
+    };
+    assert_eq!(get("password"), DB_PASSWORD, "{what}");
+    assert_eq!(
+        get("dsn"),
+        format!("postgres://app:{DB_PASSWORD}@db:5432/app"),
+        "{what}"
+    );
+    assert_eq!(
+        get("documented"),
+        "ref+awsssm://foo/bar?mode=singleparam#/BAR",
+        "{what}"
+    );
+    let token = if decoded {
+        API_TOKEN
+    } else {
+        "ref+sops://secrets.yaml#/secret/apiToken"
+    };
+    assert_eq!(get("token"), token, "{what}");
+    let level = find("ConfigMap")
+        .get("data")
+        .and_then(|d| d.as_map())
+        .and_then(|d| d.get("level"))
+        .and_then(|l| l.as_str());
+    assert_eq!(level, Some("debug"), "{what}");
+}
+
+const AWSSSM_WARNING: &str = "ref+awsssm:// references are left as they are";
+
+#[test]
+fn helm4_post_renderer_plugin_resolves_references() {
+    let work = Work::new();
+    let chart = refs_chart(&work);
+    install_plugin(&work, &helm(), "secrets-post-renderer");
+    let template = |extra: &[&str]| {
+        output(
+            work.command(helm())
+                .args(["template", "rel"])
+                .arg(&chart)
+                .args(["--post-renderer", "secrets-post-renderer"])
+                .args(extra),
+        )
+    };
+    check_resolved(&template(&[]), false, "helm template --post-renderer");
+    work.assert_clean();
+    check_resolved(
+        &template(&[
+            "--post-renderer-args",
+            "--evaluate-templates-decode-secrets",
+        ]),
+        true,
+        "helm template --post-renderer (decode secrets)",
+    );
+    work.assert_clean();
+    // The wrapper adds the plugin itself and shows the post-renderer's warning, which helm
+    // would otherwise keep to itself.
+    let out = output(
+        work.command(rsops())
+            .env("HELM_BIN", helm())
+            .args(["helm", "--evaluate-templates", "template", "rel"])
+            .arg(&chart),
+    );
+    check_resolved(&out, false, "rsops helm --evaluate-templates");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(AWSSSM_WARNING), "{err}");
+    assert!(!err.contains(DB_PASSWORD) && !err.contains(API_TOKEN));
+    // helm-secrets' spelling through the cli/v1 plugin, with the environment switch.
+    install_plugin(&work, &helm(), "secrets");
+    let out = output(
+        work.command(helm())
+            .env("HELM_SECRETS_EVALUATE_TEMPLATES_DECODE_SECRETS", "true")
+            .args(["secrets", "--evaluate-templates", "template", "rel"])
+            .arg(&chart),
+    );
+    check_resolved(&out, true, "helm secrets --evaluate-templates");
+    work.assert_clean();
+    // A tampered file: helm reports the post-renderer's failure and prints no manifest.
+    let good = std::fs::read_to_string(work.path().join("secrets.yaml")).unwrap();
+    std::fs::write(
+        work.path().join("secrets.yaml"),
+        good.replacen("secret:", "extra: 1\nsecret:", 1),
+    )
+    .unwrap();
+    // helm 4 drops the plugin's stderr, so only the wrapper can say why.
+    let out = template(&[]);
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("secrets-post-renderer"), "{err}");
+    let out = output(
+        work.command(rsops())
+            .env("HELM_BIN", helm())
+            .args(["helm", "--evaluate-templates", "template", "rel"])
+            .arg(&chart),
+    );
+    assert!(!out.status.success());
+    assert!(out.stdout.is_empty());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("secrets.yaml: could not decrypt") && !err.contains(DB_PASSWORD),
+        "{err}"
+    );
+    work.assert_clean();
+}
+
+#[test]
+fn helm3_evaluate_templates_runs_rsops_as_the_post_renderer() {
+    let work = Work::new();
+    let chart = refs_chart(&work);
+    let out = output(
+        work.command(rsops())
+            .env("HELM_BIN", helm3())
+            .args([
+                "helm",
+                "--evaluate-templates",
+                "--evaluate-templates-decode-secrets",
+                "template",
+                "rel",
+            ])
+            .arg(&chart),
+    );
+    check_resolved(&out, true, "rsops helm --evaluate-templates (helm 3)");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains(AWSSSM_WARNING), "{err}");
+    work.assert_clean();
+}

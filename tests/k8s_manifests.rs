@@ -664,3 +664,171 @@ fn many_files_are_decrypted_together_and_one_bad_file_fails_the_run() {
     );
     work.assert_clean();
 }
+
+// Argo CD: deploy/argocd/plugin.yaml's `init` and `generate` run as argocd-cmp-server runs them
+// (`command` + `args`, in the app's source directory, with the ARGOCD_APP_* variables and the
+// app's plugin env as ARGOCD_ENV_*) on a helm app and a kustomize app. The CMP server itself
+// is not run (it needs a repo-server); this is the contract it applies to plugin.yaml.
+
+/// `spec.<phase>`'s command and args from deploy/argocd/plugin.yaml, as one argv.
+fn cmp_argv(phase: &str) -> Vec<String> {
+    let text = std::fs::read(repo().join("deploy/argocd/plugin.yaml")).unwrap();
+    let doc = parse_yaml(&text);
+    let plugin = &doc.branches[0];
+    assert_eq!(
+        plugin.get("kind").and_then(|k| k.as_str()),
+        Some("ConfigManagementPlugin")
+    );
+    let step = plugin
+        .get("spec")
+        .and_then(|s| s.as_map())
+        .and_then(|s| s.get(phase))
+        .and_then(|s| s.as_map())
+        .unwrap_or_else(|| panic!("plugin.yaml has no spec.{phase}"));
+    let strings = |key: &str| -> Vec<String> {
+        match step.get(key) {
+            Some(rsops::tree::Node::List(items)) => items
+                .iter()
+                .filter_map(|i| match i {
+                    rsops::tree::ListItem::Value(v) => v.as_str().map(str::to_string),
+                    _ => None,
+                })
+                .collect(),
+            _ => Vec::new(),
+        }
+    };
+    let mut argv = strings("command");
+    argv.extend(strings("args"));
+    argv
+}
+
+/// A PATH with only what the sidecar image holds: rsops, helm, kubectl (and the shell's tools).
+fn sidecar_path(work: &Work) -> String {
+    let bin = work.path().join("sidecar-bin");
+    if !bin.exists() {
+        std::fs::create_dir_all(&bin).unwrap();
+        for (name, target) in [("rsops", rsops()), ("helm", helm()), ("kubectl", kubectl())] {
+            std::os::unix::fs::symlink(target, bin.join(name)).unwrap();
+        }
+    }
+    format!("{}:/usr/bin:/bin", bin.display())
+}
+
+fn run_cmp(work: &Work, app: &str, phase: &str, env: &[(&str, &str)]) -> Output {
+    let argv = cmp_argv(phase);
+    let mut cmd = work.command(&argv[0]);
+    cmd.args(&argv[1..])
+        .current_dir(work.path().join(app))
+        .env_clear()
+        .env("PATH", sidecar_path(work))
+        .env("HOME", work.path().join("home"))
+        .env("TMPDIR", work.tmp())
+        .env("XDG_CONFIG_HOME", work.path().join("home/.config"))
+        .env("HELM_CACHE_HOME", work.path().join(".helm/cache"))
+        .env("HELM_CONFIG_HOME", work.path().join(".helm/config"))
+        .env("HELM_DATA_HOME", work.path().join(".helm/data"))
+        .env("SOPS_AGE_KEY_FILE", age_key_file())
+        .env("ARGOCD_APP_NAME", "web")
+        .env("ARGOCD_APP_NAMESPACE", "prod")
+        .env(
+            "ARGOCD_APP_REVISION",
+            "0123456789abcdef0123456789abcdef01234567",
+        )
+        .env("ARGOCD_APP_SOURCE_PATH", app)
+        .env(
+            "ARGOCD_APP_SOURCE_REPO_URL",
+            "https://git.example.com/deploy.git",
+        )
+        .env("ARGOCD_APP_SOURCE_TARGET_REVISION", "main")
+        .env("KUBE_VERSION", "1.35")
+        .env("KUBE_API_VERSIONS", "v1,apps/v1");
+    for (name, value) in env {
+        cmd.env(format!("ARGOCD_ENV_{name}"), value);
+    }
+    output(&mut cmd)
+}
+
+#[test]
+fn argocd_plugin_renders_a_helm_app_and_a_kustomize_app() {
+    let work = Work::new();
+    // The helm app: the test chart, its staging values and encrypted secrets.
+    let helm_app = work.path().join("apps/web");
+    std::fs::create_dir_all(&helm_app).unwrap();
+    let chart = repo().join("testdata/k8s/chart");
+    for entry in ["Chart.yaml", "values.yaml"] {
+        std::fs::copy(chart.join(entry), helm_app.join(entry)).unwrap();
+    }
+    for dir in ["templates", "files"] {
+        std::fs::create_dir_all(helm_app.join(dir)).unwrap();
+        for entry in std::fs::read_dir(chart.join(dir)).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), helm_app.join(dir).join(entry.file_name())).unwrap();
+        }
+    }
+    std::fs::copy(
+        repo().join("testdata/k8s/values-staging.yaml"),
+        helm_app.join("values-staging.yaml"),
+    )
+    .unwrap();
+    work.encrypt("apps/web/secrets.enc.yaml", &secrets_yaml(), "yaml");
+    let values = [("HELM_VALUES", "values-staging.yaml secrets.enc.yaml")];
+    assert_ok(
+        &run_cmp(&work, "apps/web", "init", &values),
+        "init (helm app)",
+    );
+    let out = run_cmp(&work, "apps/web", "generate", &values);
+    assert_ok(&out, "generate (helm app)");
+    let doc = validated(&work, &out.stdout);
+    let secret = doc
+        .branches
+        .iter()
+        .find(|m| m.get("kind").and_then(|k| k.as_str()) == Some("Secret"))
+        .expect("a Secret");
+    let values_of = secret_values(secret);
+    assert!(values_of.contains(&("DB_PASSWORD".into(), DB_PASSWORD.as_bytes().to_vec())));
+    assert!(values_of.contains(&("API_TOKEN".into(), API_TOKEN.as_bytes().to_vec())));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("name: web-secrets") && text.contains("replicas: 2"),
+        "{text}"
+    );
+    work.assert_clean();
+
+    // The kustomize app: a KSOPS generator; init installs rsops as the ksops plugin.
+    let kustomize_app = work.path().join("apps/shop");
+    std::fs::create_dir_all(&kustomize_app).unwrap();
+    work.encrypt(
+        "apps/shop/secrets.env",
+        &format!("DB_PASSWORD={DB_PASSWORD}\nAPI_TOKEN={API_TOKEN}\n"),
+        "dotenv",
+    );
+    std::fs::write(
+        kustomize_app.join("gen.yaml"),
+        "apiVersion: viaduct.ai/v1\nkind: ksops\nmetadata:\n  name: gen\nsecretFrom:\n  - metadata:\n      name: shop\n    envs:\n      - secrets.env\n",
+    )
+    .unwrap();
+    std::fs::write(
+        kustomize_app.join("kustomization.yaml"),
+        "namespace: prod\ngenerators:\n  - gen.yaml\n",
+    )
+    .unwrap();
+    assert_ok(
+        &run_cmp(&work, "apps/shop", "init", &[]),
+        "init (kustomize app)",
+    );
+    let out = run_cmp(&work, "apps/shop", "generate", &[]);
+    assert_ok(&out, "generate (kustomize app)");
+    let doc = validated(&work, &out.stdout);
+    assert_eq!(
+        secret_values(&doc.branches[0]),
+        pairs(&[("API_TOKEN", API_TOKEN), ("DB_PASSWORD", DB_PASSWORD)])
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("namespace: prod"));
+
+    // Neither: generate fails and says where it looked.
+    std::fs::create_dir_all(work.path().join("apps/empty")).unwrap();
+    let out = run_cmp(&work, "apps/empty", "generate", &[]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("apps/empty"));
+    work.assert_clean();
+}

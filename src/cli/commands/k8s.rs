@@ -235,7 +235,11 @@ pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
         return Ok(0);
     }
     if args.post_renderer {
-        return post_render(&args.args).map(|()| 0);
+        return post_render(&args.args).map(|()| 0).inspect_err(|e| {
+            if let Some(message) = e.message() {
+                post_renderer_notes(&[], &format!("error: {message}"));
+            }
+        });
     }
     let (evaluate, helm_args) = evaluate::take_flags(&helm_args, evaluate_defaults());
     if args.plugin {
@@ -247,10 +251,10 @@ pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
         only_rendering(&helm_args)?;
     }
     // Without keys the references stay as they are, like every other secret.
-    let helm_args = if evaluate.enabled && !skip_decrypt {
+    let (helm_args, _warnings_fd) = if evaluate.enabled && !skip_decrypt {
         with_post_renderer(&helm_args, evaluate)?
     } else {
-        helm_args
+        (helm_args, None)
     };
     crate::cli::catch_terminating_signals();
     let code = if skip_decrypt {
@@ -299,6 +303,9 @@ fn only_rendering(args: &[OsString]) -> Result<(), CliError> {
     )
     .hint("other commands would install the placeholders; name the helm command first: rsops helm template --skip-decrypt …"))
 }
+/// helm (3 and 4) keeps a post-renderer's stderr to itself unless it fails, so the post-renderer
+/// writes its warnings to this inherited descriptor: a copy of the wrapper's stderr.
+const WARNINGS_FD_ENV: &str = "RSOPS_POST_RENDERER_WARNINGS_FD";
 
 /// helm-secrets' environment switches for `--evaluate-templates`.
 fn evaluate_defaults() -> evaluate::Evaluate {
@@ -309,10 +316,12 @@ fn evaluate_defaults() -> evaluate::Evaluate {
     }
 }
 
+/// The helm arguments with the post-renderer added, and the stderr copy helm's children inherit
+/// (kept open until helm has exited).
 fn with_post_renderer(
     args: &[OsString],
     evaluate: evaluate::Evaluate,
-) -> Result<Vec<OsString>, CliError> {
+) -> Result<(Vec<OsString>, Option<std::os::fd::OwnedFd>), CliError> {
     let major = evaluate::helm_major(&helm::helm_bin()).map_err(k8s_error)?;
     let exe = std::env::current_exe().map_err(|e| {
         CliError::new(
@@ -321,7 +330,42 @@ fn with_post_renderer(
         )
     })?;
     let flags = evaluate::post_renderer_flags(major, &exe, evaluate);
-    Ok(evaluate::with_flags(args, flags))
+    // dup(2) leaves the copy inheritable, so it reaches the post-renderer through helm.
+    let warnings = rustix::io::dup(std::io::stderr()).ok();
+    if let Some(fd) = &warnings {
+        use std::os::fd::AsRawFd;
+        std::env::set_var(WARNINGS_FD_ENV, fd.as_raw_fd().to_string());
+    }
+    Ok((evaluate::with_flags(args, flags), warnings))
+}
+
+/// The wrapper's stderr, inherited through helm, when `rsops helm` started it.
+fn wrapper_stderr() -> Option<std::fs::File> {
+    let n: u32 = std::env::var(WARNINGS_FD_ENV).ok()?.parse().ok()?;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(format!("/dev/fd/{n}"))
+        .ok()
+}
+
+/// Where the post-renderer's warnings go: the wrapper's stderr when `rsops helm` started helm,
+/// else its own stderr (which helm shows only on failure). An error (`error`, already printed
+/// on the post-renderer's own stderr) is copied to the wrapper's, since helm 4 drops it.
+fn post_renderer_notes(warnings: &[String], error: &str) {
+    let inherited = wrapper_stderr();
+    if inherited.is_none() && !error.is_empty() {
+        return;
+    }
+    let mut sink: Box<dyn Write> = match inherited {
+        Some(file) => Box::new(file),
+        None => Box::new(std::io::stderr()),
+    };
+    for warning in warnings {
+        let _ = writeln!(sink, "[rsops] warning: {warning}");
+    }
+    if !error.is_empty() {
+        let _ = writeln!(sink, "[rsops post-renderer] {error}");
+    }
 }
 
 /// helm's post-renderer: the rendered manifests on stdin, every `ref+sops://`/`ref+file://`
@@ -354,9 +398,7 @@ fn post_render(args: &[OsString]) -> Result<(), CliError> {
     };
     let resolved = refs::resolve_manifests(&rsops::keys::EnvKeys::from_env(), &input, &options)
         .map_err(k8s_error)?;
-    for warning in &resolved.warnings {
-        eprintln!("[rsops] warning: {warning}");
-    }
+    post_renderer_notes(&resolved.warnings, "");
     write_stdout(&resolved.manifests)
 }
 

@@ -56,6 +56,9 @@ pub fn resolve_manifests(
     let mut doc = store
         .load_plain(manifests)
         .map_err(|e| Error::Usage(format!("the rendered manifests are not YAML: {e}")))?;
+    // A document of comments only (a template that rendered nothing) would come back as `{}`,
+    // which helm then rejects as an object without a kind.
+    doc.branches.retain(|m| m.entries().next().is_some());
     let mut resolver = Resolver::new(keys, &options.base);
     for manifest in &mut doc.branches {
         resolver.map(manifest)?;
@@ -322,6 +325,55 @@ mod tests {
         assert!(text("/db").unwrap_err().contains("single value"));
         assert!(text("/db/user").unwrap_err().contains("`user`"));
         assert!(text("/list/9").is_err());
+    }
+
+    #[test]
+    fn file_references_in_secrets_data_only_when_decoding_and_empty_documents_go() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("v.yaml"), "a:\n  b: x y\n").unwrap();
+        let encoded = base64::engine::general_purpose::STANDARD.encode("ref+file://v.yaml#/a/b");
+        let manifests = format!(
+            "---\n# Source: empty.yaml\n---\nkind: Secret\nstringData:\n  s: ref+file://v.yaml#/a/b\ndata:\n  d: {encoded}\n  raw: '%%%'\n---\nkind: ConfigMap\ndata:\n  d: {encoded}\n  v: ref+vault://kv#/k\n"
+        );
+        let keys = crate::keys::Unwrappers(&[]);
+        let run = |decode_secrets| {
+            let options = Options {
+                base: dir.path().to_path_buf(),
+                decode_secrets,
+            };
+            let out = resolve_manifests(&keys, manifests.as_bytes(), &options).unwrap();
+            let doc = doc(std::str::from_utf8(&out.manifests).unwrap());
+            assert_eq!(
+                doc.branches.len(),
+                2,
+                "the comment-only document is dropped"
+            );
+            assert_eq!(out.warnings.len(), 1);
+            (doc, out.replaced)
+        };
+        let value = |d: &Document, i: usize, map: &str, key: &str| {
+            d.branches[i]
+                .get(map)
+                .and_then(Node::as_map)
+                .and_then(|m| m.get(key))
+                .and_then(Node::as_str)
+                .unwrap()
+                .to_string()
+        };
+        let (plain, replaced) = run(false);
+        assert_eq!(replaced, 1);
+        assert_eq!(value(&plain, 0, "stringData", "s"), "x y");
+        assert_eq!(value(&plain, 0, "data", "d"), encoded);
+        let (decoded, replaced) = run(true);
+        assert_eq!(replaced, 2);
+        assert_eq!(
+            value(&decoded, 0, "data", "d"),
+            base64::engine::general_purpose::STANDARD.encode("x y")
+        );
+        assert_eq!(value(&decoded, 0, "data", "raw"), "%%%");
+        // Only Secrets are decoded; the unknown scheme stays.
+        assert_eq!(value(&decoded, 1, "data", "d"), encoded);
+        assert_eq!(value(&decoded, 1, "data", "v"), "ref+vault://kv#/k");
     }
 
     #[test]

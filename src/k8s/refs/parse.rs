@@ -140,8 +140,8 @@ mod tests {
             ("sops", "secrets.yaml", None, Some("/db/password"))
         );
         assert_eq!(
-            spans("foo ref+sops://a#/x+ ref+file://b+ bar"),
-            ["ref+sops://a#/x+", "ref+file://b+"]
+            spans("foo ref+sops://a#/x+ ref+file://bb+ bar"),
+            ["ref+sops://a#/x+", "ref+file://bb+"]
         );
         // JSON text: the quote and comma after a reference are not part of it.
         assert_eq!(
@@ -172,12 +172,17 @@ mod tests {
             "ref+sops://\",",
             "ref+sops:// x",
             "href+x",
-            "prefix ref+ sops://a/b",
+            // The body needs two characters.
+            "ref+file://b+",
         ] {
             assert_eq!(spans(text), Vec::<&str>::new(), "{text}");
         }
-        // `href+x://ab` does match (vals's regex has no word boundary either).
+        // vals's regex has no word boundary, and its scheme may hold spaces.
         assert_eq!(spans("href+x://ab"), ["ref+x://ab"]);
+        assert_eq!(
+            find_references("ref+ sops://a/b").unwrap()[0].scheme,
+            " sops"
+        );
     }
 
     #[test]
