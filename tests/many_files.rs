@@ -366,3 +366,50 @@ fn one_kms_decrypt_per_distinct_data_key() {
         "the set value, under the shared data key"
     );
 }
+
+#[test]
+fn exec_file_takes_several_files_each_under_its_own_name() {
+    let sandbox = Sandbox::new(&[Key::Age1]);
+    let recipient = age_recipient();
+    let first = sandbox.put("a/first.yaml", b"db:\n    password: one\n");
+    let second = sandbox.put("b/second.env", b"TOKEN=two\n");
+    for file in [&first, &second] {
+        ok(&sandbox.run(
+            &common::rsops(),
+            &[
+                "encrypt".as_ref(),
+                "-i".as_ref(),
+                "--age".as_ref(),
+                recipient.as_ref(),
+                file.as_os_str(),
+            ],
+        ));
+    }
+    let mut expected = sops_plaintext(&sandbox, &first, &[]);
+    expected.extend(sops_plaintext(&sandbox, &second, &[]));
+    for fifo in [&[][..], &["--no-fifo"][..]] {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["exec-file".as_ref()];
+        args.extend(fifo.iter().map(|a| std::ffi::OsStr::new(*a)));
+        args.extend([
+            first.as_os_str(),
+            second.as_os_str(),
+            "for f in {}; do basename \"$f\"; done; cat {}".as_ref(),
+        ]);
+        let out = sandbox.run(&common::rsops(), &args);
+        let mut wanted = b"first.yaml\nsecond.env\n".to_vec();
+        wanted.extend(&expected);
+        common::expect_output(&out, &wanted).unwrap();
+    }
+    // Two files of the same name cannot share the private directory.
+    let clash = sandbox.put("c/first.yaml", &std::fs::read(&first).unwrap());
+    let out = sandbox.run(
+        &common::rsops(),
+        &[
+            "exec-file".as_ref(),
+            first.as_os_str(),
+            clash.as_os_str(),
+            "true".as_ref(),
+        ],
+    );
+    common::expect_failure(&out, 8).unwrap();
+}
