@@ -8,6 +8,7 @@ pub mod compat;
 pub mod config;
 pub mod crypto;
 pub mod file;
+pub mod git;
 pub mod k8s;
 pub mod keys;
 pub mod metadata;

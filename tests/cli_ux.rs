@@ -295,3 +295,74 @@ fn verbose_names_the_rule_and_the_keys_never_a_secret() {
     assert!(quiet.stderr.is_empty(), "{}", text(&quiet.stderr));
     assert!(text(&quiet.stdout).contains("hunter2-s3cret"));
 }
+
+/// `rsops completion bash` sourced in a real bash registers a completion for rsops that offers
+/// the subcommands; the other shells' scripts are generated; `rsops man` renders with
+/// `man -l` (man-db) into a page that lists the subcommands.
+#[test]
+fn completions_and_the_manual_page() {
+    let sandbox = Sandbox::new(&[]);
+    let bin = rsops();
+    let dir = bin.path.parent().unwrap().to_str().unwrap().to_string();
+    let probe = "source <(rsops completion bash) && complete -p rsops && \
+                 COMP_WORDS=(rsops exe) COMP_CWORD=1 COMP_LINE='rsops exe' COMP_POINT=9 && \
+                 $(complete -p rsops | sed -E 's/.*-F ([^ ]+).*/\\1/') rsops exe rsops && \
+                 printf '%s\\n' \"${COMPREPLY[@]}\"";
+    let out = Command::new("bash")
+        .args(["-c", probe])
+        .env("PATH", format!("{dir}:/usr/bin:/bin"))
+        .output()
+        .expect("bash is installed");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("complete ") && text.lines().next().unwrap().ends_with("-F _rsops rsops"),
+        "{text}"
+    );
+    assert!(
+        text.contains("exec-env") && text.contains("exec-file"),
+        "no subcommands offered: {text}"
+    );
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let run = sandbox.run(&bin, &["completion", shell]);
+        assert!(
+            run.ok() && run.stdout.len() > 500,
+            "{shell}: {}",
+            run.summary()
+        );
+    }
+
+    let page = sandbox.run(&bin, &["man"]);
+    assert!(page.ok(), "{}", page.summary());
+    assert!(page.stdout.starts_with(b".ie") || page.stdout.starts_with(b".TH"));
+    let file = sandbox.put("rsops.1", &page.stdout);
+    let shown = Command::new("man")
+        .arg("-l")
+        .arg(&file)
+        .env("MANPAGER", "cat")
+        .env("MANWIDTH", "100")
+        .output()
+        .expect("man (man-db) is installed");
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(
+        shown.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shown.stderr)
+    );
+    for part in [
+        "NAME",
+        "SYNOPSIS",
+        "SUBCOMMANDS",
+        "rsops-exec-env",
+        "rsops-updatekeys",
+    ] {
+        assert!(
+            text.contains(part),
+            "no {part} in the rendered page:\n{text}"
+        );
+    }
+}

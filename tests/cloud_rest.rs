@@ -911,3 +911,253 @@ fn cloud_stanzas_parse_in_real_sops() {
         );
     }
 }
+
+/// `tests/fixtures/azure_kv_tls.py` running: a Key Vault stand-in over HTTPS for the real sops
+/// (its certificate signed by a CA made here, given to sops in `SSL_CERT_FILE`), the App Service
+/// managed-identity endpoint and a plain-HTTP twin of the vault (rsops trusts only the public
+/// roots, so it reaches the same keys through `RSOPS_AZURE_KEYVAULT_ENDPOINT`). Killed on drop.
+struct AzureTlsMock {
+    child: std::process::Child,
+    dir: tempfile::TempDir,
+    vault_port: u16,
+    http_port: u16,
+}
+
+const AZ_IDENTITY_HEADER: &str = "identity-header-value";
+
+impl AzureTlsMock {
+    fn start() -> AzureTlsMock {
+        let dir = tempfile::tempdir().unwrap();
+        make_test_ca_and_server_cert(dir.path());
+        let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/azure_kv_tls.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["srv.pem", "srv.key", "log.jsonl", AZ_IDENTITY_HEADER])
+            .arg("vault-token-0123")
+            .current_dir(dir.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 runs the Key Vault stand-in");
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = |name: &str| -> u16 {
+            line.split_whitespace()
+                .find_map(|w| w.strip_prefix(name))
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("the stand-in did not start: {line:?}"))
+        };
+        let (vault_port, http_port) = (port("vault="), port("http="));
+        AzureTlsMock {
+            child,
+            dir,
+            vault_port,
+            http_port,
+        }
+    }
+
+    fn key_url(&self) -> String {
+        format!("https://127.0.0.1:{}/keys/sops-key/v1", self.vault_port)
+    }
+
+    fn identity_env(&self, header: &'static str) -> Vec<(&'static str, String)> {
+        vec![
+            (
+                "IDENTITY_ENDPOINT",
+                format!("http://127.0.0.1:{}/msi/token", self.http_port),
+            ),
+            ("IDENTITY_HEADER", header.to_string()),
+        ]
+    }
+
+    fn sops_env(&self, header: &'static str) -> Vec<(&'static str, String)> {
+        let mut env = self.identity_env(header);
+        let ca = self.dir.path().join("ca.pem");
+        env.push(("SSL_CERT_FILE", ca.to_str().unwrap().to_string()));
+        env
+    }
+
+    fn rsops_env(&self, header: &'static str) -> Vec<(&'static str, String)> {
+        let mut env = self.identity_env(header);
+        let twin = format!("http://127.0.0.1:{}", self.http_port);
+        env.push(("RSOPS_AZURE_KEYVAULT_ENDPOINT", twin));
+        env
+    }
+
+    /// The requests served so far, oldest first.
+    fn log(&self) -> Vec<serde_json::Value> {
+        std::fs::read_to_string(self.dir.path().join("log.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+}
+
+impl Drop for AzureTlsMock {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A throwaway CA and a server certificate for IP 127.0.0.1 signed by it, with `openssl`.
+fn make_test_ca_and_server_cert(dir: &Path) {
+    let run = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .expect("openssl is installed");
+        assert!(
+            out.status.success(),
+            "openssl {args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    std::fs::write(
+        dir.join("ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=rsops test CA",
+        "-addext",
+        "basicConstraints=critical,CA:TRUE",
+        "-addext",
+        "keyUsage=critical,keyCertSign",
+    ]);
+    run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-keyout",
+        "srv.key",
+        "-out",
+        "srv.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]);
+    run(&[
+        "x509",
+        "-req",
+        "-in",
+        "srv.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "srv.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "ext",
+    ]);
+}
+
+fn as_pairs<'a>(env: &'a [(&'static str, String)]) -> Vec<(&'static str, &'a str)> {
+    env.iter().map(|(k, v)| (*k, v.as_str())).collect()
+}
+
+/// The real sops 3.11 talks to a Key Vault stand-in: TLS to 127.0.0.1 trusted through
+/// `SSL_CERT_FILE`, the 401 challenge (its resource a suffix of the vault's host, as the SDK
+/// requires), a managed-identity token from `IDENTITY_ENDPOINT`/`IDENTITY_HEADER`, api-version
+/// 7.x. Both ways: sops encrypts and rsops decrypts, rsops encrypts and sops decrypts; a wrong
+/// identity header makes both fail with the same exit code. The stand-in is ours, so this proves
+/// the two tools agree on the exchange, not that Azure answers this way.
+#[test]
+fn azure_key_vault_over_tls_both_ways_with_real_sops() {
+    let mock = AzureTlsMock::start();
+    let (_tmp, dir) = workdir();
+    let key = mock.key_url();
+    let (sops_env, rsops_env) = (
+        mock.sops_env(AZ_IDENTITY_HEADER),
+        mock.rsops_env(AZ_IDENTITY_HEADER),
+    );
+    let (sops_env, rsops_env) = (as_pairs(&sops_env), as_pairs(&rsops_env));
+
+    let theirs = sops_ok(
+        real_sops(
+            &dir,
+            &["encrypt", "--azure-kv", &key, "plain.yaml"],
+            &sops_env,
+        ),
+        "encrypt",
+    );
+    let vault_url = format!("vault_url: https://127.0.0.1:{}", mock.vault_port);
+    assert!(theirs.contains(&vault_url), "{theirs}");
+    std::fs::write(dir.join("sops.yaml"), &theirs).unwrap();
+    assert_eq!(
+        ok(rsops(&dir, &["decrypt", "sops.yaml"], &rsops_env)),
+        PLAIN
+    );
+
+    let ours = ok(rsops(
+        &dir,
+        &["encrypt", "--azure-kv", &key, "plain.yaml"],
+        &rsops_env,
+    ));
+    assert!(ours.contains(&vault_url), "{ours}");
+    std::fs::write(dir.join("rsops.yaml"), &ours).unwrap();
+    assert_eq!(
+        sops_ok(
+            real_sops(&dir, &["decrypt", "rsops.yaml"], &sops_env),
+            "decrypt"
+        ),
+        PLAIN
+    );
+
+    let log = mock.log();
+    let by_sops: Vec<_> = log.iter().filter(|e| e["listener"] == "tls").collect();
+    assert!(
+        by_sops.len() >= 4,
+        "sops did not reach the vault over TLS twice: {log:?}"
+    );
+    for pair in by_sops.chunks(2) {
+        // Every sops process opens with an unauthenticated request (the challenge), then retries.
+        assert_eq!(
+            (pair[0]["status"].as_i64(), pair[1]["authorized"].as_bool()),
+            (Some(401), Some(true)),
+            "{log:?}"
+        );
+    }
+    for entry in log.iter().filter(|e| e["path"] != "/msi/token") {
+        let version = entry["query"]["api-version"][0].as_str().unwrap_or("");
+        assert!(version.starts_with("7."), "api-version {version}: {entry}");
+    }
+    let resource = format!("https://0.0.1:{}", mock.vault_port);
+    assert!(
+        log.iter()
+            .any(|e| e["path"] == "/msi/token" && e["query"]["resource"][0] == resource.as_str()),
+        "sops asked no token for the challenge's resource: {log:?}"
+    );
+
+    let (bad_sops, bad_rsops) = (mock.sops_env("wrong"), mock.rsops_env("wrong"));
+    let s = real_sops(&dir, &["decrypt", "rsops.yaml"], &as_pairs(&bad_sops));
+    let r = rsops(&dir, &["decrypt", "sops.yaml"], &as_pairs(&bad_rsops));
+    assert_ne!(s.status.code(), Some(0));
+    assert_eq!(
+        r.status.code(),
+        s.status.code(),
+        "{}",
+        String::from_utf8_lossy(&r.stderr)
+    );
+    assert!(r.stdout.is_empty());
+}

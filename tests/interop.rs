@@ -1107,12 +1107,16 @@ fn legacy_command_flags_together_match_sops() {
     let warning =
         "More than one command (--encrypt, --decrypt, --rotate, --set) has been specified";
     let mut report = Report::new("interop: legacy -e/-d/-r together");
-    let combos: [&[&str]; 7] = [
+    let combos: [&[&str]; 10] = [
         &["-e", "-d", "--age", &age],
         &["-d", "-e", "--age", &age],
         &["-e", "-d"],
         &["-d", "-r"],
         &["-r", "-d"],
+        // The decryption's error outlives a successful rotation (sops exits 1).
+        &["-d", "-r", "--extract", r#"["no-such-key"]"#],
+        &["-r", "-d", "--extract", r#"["no-such-key"]"#, "-i"],
+        &["-d", "-r", "--extract", r#"["name"]"#],
         &["-e", "-r", "--age", &age],
         &["-e", "-d", "-r", "--age", &age],
     ];

@@ -599,3 +599,70 @@ fn a_grandchild_of_helm_reads_nothing_after_rsops_exits() {
     std::fs::remove_file(&done).unwrap();
     work.assert_clean();
 }
+
+/// The wrapper with helm 3 itself (not through the plugin), in both modes: the decrypted values
+/// reach the templates and nothing is left.
+#[test]
+fn wrapper_renders_with_helm3_and_leaves_nothing() {
+    for mode in MODES {
+        let work = Work::new();
+        fixtures(&work);
+        let out = output(
+            wrapper(&work, mode, &helm3())
+                .args(["template", "rel"])
+                .arg(chart())
+                .arg("-f")
+                .arg(staging())
+                .args(["-f", "secrets.yaml"])
+                .args(["--set-file", "appSecretsFile=app_secrets.yaml"]),
+        );
+        assert_ok(&out, &format!("rsops helm template with helm 3 ({mode})"));
+        check_render(&out.stdout, true);
+        work.assert_clean();
+    }
+}
+
+/// SIGKILL of the wrapper itself, while helm holds the values: nothing can run at that moment,
+/// so with pipes nothing is on disk at all, and a temp dir left behind (tempdir mode) is removed
+/// by the next run once its process is gone.
+#[test]
+fn sigkill_of_the_wrapper_leaves_no_plaintext() {
+    use std::os::unix::process::ExitStatusExt;
+    for mode in MODES {
+        let work = Work::new();
+        fixtures(&work);
+        let fake = FakeHelm::new();
+        let mut child = wrapper(&work, mode, &fake.bin())
+            .args(["template", "rel", "chart", "-f", "secrets.yaml"])
+            .args(["--set-file", "appSecretsFile=app_secrets.yaml"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let helm_pid = fake.wait_pid();
+        assert!(fake.saw_secret(), "helm could not read the values ({mode})");
+        let kill = |pid| rustix::process::kill_process(pid, rustix::process::Signal::KILL);
+        kill(rustix::process::Pid::from_child(&child)).unwrap();
+        let status = child.wait().unwrap();
+        assert_eq!(status.signal(), Some(9), "{mode}");
+        // The orphaned helm goes too, as a killed CI job's process group would.
+        let _ = kill(helm_pid);
+        if mode == "tempdir" {
+            assert_eq!(
+                stash_dirs(&work).len(),
+                1,
+                "SIGKILL cannot be cleaned up after"
+            );
+            let next = output(
+                wrapper(&work, mode, &helm())
+                    .args(["template", "rel"])
+                    .arg(chart())
+                    .arg("-f")
+                    .arg(staging()),
+            );
+            assert_ok(&next, "the next rsops helm run");
+            assert!(stash_dirs(&work).is_empty(), "the next run did not sweep");
+        }
+        work.assert_clean();
+    }
+}

@@ -518,6 +518,113 @@ fn rotate_adds_and_removes_keys_with_a_new_data_key() {
     assert_eq!(lab.decrypt_with(Tool::Rsops, "r.yaml", &k2()).code, 128);
 }
 
+/// A throwaway GnuPG home in the lab; its gpg-agent is stopped on drop, also when a test fails.
+struct GpgHome(String);
+
+impl Drop for GpgHome {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("gpgconf")
+            .env("GNUPGHOME", &self.0)
+            .args(["--kill", "gpg-agent"])
+            .output();
+    }
+}
+
+/// A GnuPG home in the lab holding exactly the named test keys (secret and public).
+fn gnupg_home(lab: &Lab, name: &str, keys: &[&str]) -> GpgHome {
+    use std::os::unix::fs::PermissionsExt;
+    let home = lab.path(name);
+    std::fs::create_dir(&home).unwrap();
+    std::fs::set_permissions(&home, std::fs::Permissions::from_mode(0o700)).unwrap();
+    for key in keys {
+        let out = std::process::Command::new("gpg")
+            .env("GNUPGHOME", &home)
+            .args(["--batch", "--import", &key_file(key)])
+            .output()
+            .expect("gpg is installed");
+        assert!(out.status.success(), "gpg --import {key} failed");
+    }
+    GpgHome(home.to_str().unwrap().to_string())
+}
+
+/// `rotate --add-pgp/--rm-pgp` through GnuPG homes: the real sops opens the result with the added
+/// key alone, and a removed key is gone from the stanzas and opens nothing.
+#[test]
+fn rotate_adds_and_removes_pgp_keys_sops_reads_the_result() {
+    use common::PGP_ED25519_FP;
+    let lab = sops_file();
+    let homes = [
+        gnupg_home(&lab, "g-rsa", &["pgp_rsa.sec.asc"]),
+        gnupg_home(&lab, "g-ed", &["pgp_ed25519.sec.asc"]),
+        gnupg_home(&lab, "g-both", &["pgp_rsa.sec.asc", "pgp_ed25519.sec.asc"]),
+    ];
+    let [rsa, ed, both] = homes.each_ref().map(|h| h.0.clone());
+    let plain = sops_plain(&lab, "s.yaml");
+    let only_gpg = |home: &str| [("GNUPGHOME", home.to_string())];
+    let decrypt =
+        |tool: Tool, home: &str| lab.run(tool, &["decrypt", "s.yaml"], &envs(&only_gpg(home)));
+
+    let k = [("SOPS_AGE_KEY_FILE", k1()), ("GNUPGHOME", both.clone())];
+    lab.rsops(
+        &["rotate", "-i", "--add-pgp", PGP_RSA_FP, "s.yaml"],
+        &envs(&k),
+    )
+    .ok();
+    assert!(lab.read_str("s.yaml").contains(PGP_RSA_FP));
+    assert_eq!(
+        decrypt(Tool::Sops, &rsa).ok().text(),
+        plain,
+        "sops, RSA key alone"
+    );
+
+    lab.rsops(
+        &[
+            "rotate",
+            "-i",
+            "--add-pgp",
+            PGP_ED25519_FP,
+            "--rm-pgp",
+            PGP_RSA_FP,
+            "--rm-age",
+            &age1(),
+            "s.yaml",
+        ],
+        &envs(&k),
+    )
+    .ok();
+    let text = lab.read_str("s.yaml");
+    assert!(
+        !text.contains(PGP_RSA_FP),
+        "the removed key is still listed:\n{text}"
+    );
+    assert!(
+        !text.contains(&age1()),
+        "the removed age key is still listed:\n{text}"
+    );
+    assert!(text.contains(PGP_ED25519_FP));
+    for tool in [Tool::Sops, Tool::Rsops] {
+        assert_eq!(
+            decrypt(tool, &ed).ok().text(),
+            plain,
+            "{tool:?}, ed25519 key alone"
+        );
+        let refused = decrypt(tool, &rsa);
+        assert_eq!(refused.code, 128, "{tool:?} opened it with the removed key");
+        assert!(refused.stdout.is_empty());
+    }
+    // The other way round: sops rotates, rsops reads what sops wrote.
+    lab.sops(
+        &["rotate", "-i", "--add-pgp", PGP_RSA_FP, "s.yaml"],
+        &envs(&only_gpg(&both)),
+    )
+    .ok();
+    assert_eq!(
+        decrypt(Tool::Rsops, &rsa).ok().text(),
+        plain,
+        "rsops after sops"
+    );
+}
+
 #[test]
 fn rotate_keeps_shamir_groups() {
     let lab = Lab::new();
@@ -904,6 +1011,55 @@ fn groups_add_and_delete() {
     );
 }
 
+// ---------------------------------------------------------------- SSH keys as age recipients
+
+/// ssh-ed25519 and ssh-rsa recipients through the command line, both ways with the real sops:
+/// the private key from `SOPS_AGE_SSH_PRIVATE_KEY_FILE` and from `~/.ssh/id_*`; the other SSH
+/// key opens nothing.
+#[test]
+fn ssh_age_keys_both_ways_with_sops() {
+    let lab = Lab::new();
+    lab.write("plain.yaml", PLAIN);
+    let plain = lab
+        .sops(&["encrypt", "--age", &age1(), "plain.yaml"], &[])
+        .ok();
+    lab.write("age.yaml", plain.stdout);
+    let expected = sops_plain(&lab, "age.yaml");
+    let ssh_dir = lab.path("home/.ssh");
+    std::fs::create_dir_all(&ssh_dir).unwrap();
+    for (name, other, default_name) in [
+        ("ssh_ed25519", "ssh_rsa", "id_ed25519"),
+        ("ssh_rsa", "ssh_ed25519", "id_rsa"),
+    ] {
+        let public = std::fs::read_to_string(key_file(&format!("{name}.pub"))).unwrap();
+        let public = public.trim();
+        let by_file = [("SOPS_AGE_SSH_PRIVATE_KEY_FILE", key_file(name))];
+        let wrong = [("SOPS_AGE_SSH_PRIVATE_KEY_FILE", key_file(other))];
+        for (writer, reader) in [(Tool::Rsops, Tool::Sops), (Tool::Sops, Tool::Rsops)] {
+            let file = format!("{name}-{writer:?}.yaml");
+            let enc = lab
+                .run(writer, &["encrypt", "--age", public, "plain.yaml"], &[])
+                .ok();
+            let text = String::from_utf8(enc.stdout).unwrap();
+            assert!(text.contains(public), "{writer:?}: recipient not recorded");
+            lab.write(&file, text);
+            let run = lab.run(reader, &["decrypt", &file], &envs(&by_file)).ok();
+            assert_eq!(run.text(), expected, "{writer:?} → {reader:?} ({name})");
+            let refused = lab.run(reader, &["decrypt", &file], &envs(&wrong));
+            assert_eq!(refused.code, 128, "{reader:?} opened {name} with {other}");
+
+            std::fs::copy(key_file(name), ssh_dir.join(default_name)).unwrap();
+            let run = lab.run(reader, &["decrypt", &file], &[]).ok();
+            assert_eq!(
+                run.text(),
+                expected,
+                "{reader:?} with ~/.ssh/{default_name}"
+            );
+            std::fs::remove_file(ssh_dir.join(default_name)).unwrap();
+        }
+    }
+}
+
 // ---------------------------------------------------------------- exec-env / exec-file
 
 fn env_file(lab: &Lab) {
@@ -947,6 +1103,56 @@ fn exec_env_matches_sops() {
         &envs(&k),
     );
     assert_eq!((same.code, same.text().as_str()), (9, "5\n"));
+}
+
+/// `exec-env --user`: as root (how the tests run in CI) the command runs as `nobody` with the
+/// file's values, as under sops 3.11 (uid, gid, name, values compared; the group list and HOME
+/// are sops 3.12+'s and checked against the upstream source in `exec_user_*`). Not as root,
+/// switching must fail as sops's does.
+#[test]
+fn exec_env_user_matches_sops() {
+    let lab = Lab::new();
+    env_file(&lab);
+    let k = [("SOPS_AGE_KEY_FILE", k1())];
+    let command = "id -un; id -u; id -g; echo \"$FOO|$NUM\"";
+    let args = ["exec-env", "--user", "nobody", "env.enc.yaml", command];
+    let ours = lab.rsops(&args, &envs(&k));
+    let theirs = lab.sops(&args, &envs(&k));
+    if rustix::process::geteuid().is_root() {
+        let nobody = "nobody\n65534\n65534\nbar baz|5\n";
+        assert_eq!(
+            (ours.code, ours.text().as_str()),
+            (0, nobody),
+            "{}",
+            ours.stderr
+        );
+        assert_eq!(
+            (theirs.code, theirs.text().as_str()),
+            (0, nobody),
+            "sops: {}",
+            theirs.stderr
+        );
+    } else {
+        eprintln!("not root: only the refusal of --user is checked");
+        assert_ne!(theirs.code, 0, "sops switched user without root");
+        assert_eq!(ours.code, theirs.code, "{}", ours.stderr);
+        assert!(ours.stdout.is_empty());
+    }
+    // A user that does not exist: both refuse before running anything.
+    let args = [
+        "exec-env",
+        "--user",
+        "no-such-user-rsops",
+        "env.enc.yaml",
+        "echo ran",
+    ];
+    let (ours, theirs) = (lab.rsops(&args, &envs(&k)), lab.sops(&args, &envs(&k)));
+    assert_eq!(
+        (ours.code, ours.stdout.is_empty()),
+        (theirs.code, true),
+        "{}",
+        ours.stderr
+    );
 }
 
 #[test]

@@ -120,6 +120,11 @@ pub struct EncryptArgs {
     /// Write the result to this file
     #[arg(long, value_name = "FILE")]
     pub output: Option<PathBuf>,
+    /// The previous encrypted version: keep its data key, keys and the ciphertext of every
+    /// unchanged value (default: the --output file, or for -i git's staged version, when it is
+    /// a sops file you can open)
+    #[arg(long, value_name = "OLD")]
+    pub reuse: Option<PathBuf>,
     #[command(flatten)]
     pub keys: KeyArgs,
     #[command(flatten)]
@@ -192,6 +197,9 @@ pub enum Command {
         override_usage = "rsops helm <HELM COMMAND> [HELM ARGS]..."
     )]
     Helm(super::commands::k8s::HelmArgs),
+    /// git integration: diff textconv, merge driver, setup, commit check
+    #[command(after_help = help::GIT)]
+    Git(super::commands::git::GitArgs),
     /// kustomize generator (KSOPS schema): KRM function on stdin, or legacy exec plugin
     #[command(after_help = help::KUSTOMIZE)]
     Kustomize(super::commands::k8s::KustomizeArgs),
@@ -222,6 +230,8 @@ pub enum Command {
     /// Print a shell completion script
     #[command(after_help = help::COMPLETION)]
     Completion(CompletionArgs),
+    /// Print the manual page (roff); read it with `rsops man | man -l -`
+    Man,
 }
 
 #[derive(Args, Debug, Clone)]

@@ -21,6 +21,12 @@ Examples:
   rsops decrypt --output-type json secrets.yaml > secrets.json
   rsops decrypt --output-dir /dev/shm/plain secrets/*.yaml   (one KMS call per data key)";
 
+pub const GIT: &str = "\
+Examples:
+  rsops git setup                        (this repository: .gitattributes and git config)
+  git diff secrets.enc.yaml              (decrypted with your keys, masked without)
+  rsops git check                        (refuse staged files a .sops.yaml rule says are secret)";
+
 pub const FILESTATUS: &str = "\
 Examples:
   rsops filestatus secrets.yaml          ({\"encrypted\":true})

@@ -20,6 +20,9 @@ pub fn run() -> u8 {
     if argv.get(1).is_some_and(|a| a == commands::exec::SUPERVISE) {
         return commands::exec::supervise(&argv[2..]);
     }
+    if argv.get(1).is_some_and(|a| a == commands::run_as::AS_USER) {
+        return commands::run_as::as_user(&argv[2..]);
+    }
     if let Some(code) = commands::k8s::by_program_name() {
         return code;
     }
@@ -67,6 +70,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::K8s(a)) => commands::k8s::run_k8s(a),
         Some(Command::Helm(a)) => child_exit(commands::k8s::run_helm(a)),
         Some(Command::Kustomize(a)) => commands::k8s::run_kustomize(a),
+        Some(Command::Git(a)) => commands::git::run(global, a),
         Some(Command::Edit(a)) => commands::edit::run(global, a),
         Some(Command::Set(a)) => commands::set::run_set(global, a),
         Some(Command::Unset(a)) => commands::set::run_unset(global, a),
@@ -76,8 +80,23 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::ExecEnv(a)) => child_exit(commands::exec::run_env(global, a)),
         Some(Command::ExecFile(a)) => child_exit(commands::exec::run_file(global, a)),
         Some(Command::Completion(a)) => completion(a.shell),
+        Some(Command::Man) => man_page(),
         None => legacy(global, &cli.legacy),
     }
+}
+
+/// The manual page, generated from the same clap definitions as `--help` and the completions.
+fn man_page() -> Result<(), CliError> {
+    let mut page = Vec::new();
+    clap_mangen::Man::new(Cli::command())
+        .render(&mut page)
+        .map_err(|e| {
+            CliError::new(
+                exit::ERROR_GENERIC,
+                format!("cannot render the manual: {e}"),
+            )
+        })?;
+    io::write_output(&page, io::Contents::Ciphertext, None, None)
 }
 
 /// Generated into memory first: clap_complete panics when its writer fails (a closed pipe).
@@ -124,7 +143,14 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             )?;
         }
         encrypt = false;
-        decrypt &= !rotate;
+        if decrypt && rotate {
+            // sops decrypts, rotates, then fails with the decryption's error (a bad `--extract`
+            // path) unless the rotation failed first. Checking the decryption before rotating
+            // keeps a doomed run from writing; when both would fail (the keys), the two errors
+            // are the same.
+            commands::decrypt::check(global, &legacy_decrypt_args(l, &decrypt_flags))?;
+            decrypt = false;
+        }
     }
     match (encrypt, decrypt, rotate) {
         (true, false, false) => commands::encrypt::run(
@@ -132,6 +158,7 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             &EncryptArgs {
                 in_place: l.in_place,
                 output: l.output.clone(),
+                reuse: None,
                 keys: l.keys.clone(),
                 partial: l.partial.clone(),
                 format: l.format.clone(),
@@ -139,19 +166,9 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
                 files: l.file.clone().into_iter().collect(),
             },
         ),
-        (false, true, false) => commands::decrypt::run(
-            global,
-            &DecryptArgs {
-                in_place: l.in_place,
-                output: l.output.clone(),
-                extract: l.extract.clone(),
-                ignore_mac: l.ignore_mac,
-                decryption_order: decrypt_flags.decryption_order.clone(),
-                format: l.format.clone(),
-                output_dir: None,
-                files: l.file.clone().into_iter().collect(),
-            },
-        ),
+        (false, true, false) => {
+            commands::decrypt::run(global, &legacy_decrypt_args(l, &decrypt_flags))
+        }
         (false, false, true) => {
             // `sops -r` checks the file before anything else and says "no file" (100).
             if let Some(file) = &l.file {
@@ -188,6 +205,19 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             }
         },
         _ => unreachable!("at most one of -e, -d and -r is left"),
+    }
+}
+
+fn legacy_decrypt_args(l: &LegacyArgs, flags: &args::DecryptFlags) -> DecryptArgs {
+    DecryptArgs {
+        in_place: l.in_place,
+        output: l.output.clone(),
+        extract: l.extract.clone(),
+        ignore_mac: l.ignore_mac,
+        decryption_order: flags.decryption_order.clone(),
+        format: l.format.clone(),
+        output_dir: None,
+        files: l.file.clone().into_iter().collect(),
     }
 }
 

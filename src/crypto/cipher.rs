@@ -63,6 +63,16 @@ impl IvStash {
             .insert(key, iv.to_vec());
     }
 
+    /// Takes over every IV `other` remembers (its own win on a clash). Only for stashes of the
+    /// same data key: an IV then only ever meets the plaintext it was first used with.
+    pub fn absorb(&self, other: &IvStash) {
+        let theirs = other.ivs.lock().expect("iv stash lock").clone();
+        let mut ours = self.ivs.lock().expect("iv stash lock");
+        for (key, iv) in theirs {
+            ours.entry(key).or_insert(iv);
+        }
+    }
+
     fn recall(&self, aad: &str, value_type: ValueType, plaintext: &[u8]) -> Option<Vec<u8>> {
         let key = Self::key(aad, value_type, plaintext);
         self.ivs.lock().expect("iv stash lock").get(&key).cloned()

@@ -20,6 +20,12 @@ impl DataKey {
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
     }
+
+    /// Whether two files share a data key, compared in constant time.
+    pub fn same_as(&self, other: &DataKey) -> bool {
+        use subtle::ConstantTimeEq;
+        self.0.ct_eq(&*other.0).into()
+    }
 }
 
 impl std::fmt::Debug for DataKey {

@@ -277,6 +277,25 @@ impl SopsFile {
         }
     }
 
+    /// Records another partial-encryption rule and MAC mode; the next reseal applies them.
+    pub fn set_partial(&mut self, rule: PartialRule, mac_only_encrypted: bool) {
+        self.meta.rule = rule;
+        self.meta.mac_only_encrypted = mac_only_encrypted;
+    }
+
+    /// When `other` was opened with the same data key, remembers its IVs too, so that a value
+    /// taken over from it (a merge taking their side) keeps its ciphertext on reseal. False, and
+    /// nothing done, for another data key or a file opened without remembering IVs.
+    pub fn adopt_ivs(&mut self, other: &SopsFile) -> bool {
+        match (&self.stash, &other.stash) {
+            (Some(ours), Some(theirs)) if self.data_key.same_as(&other.data_key) => {
+                ours.absorb(theirs);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Sets the value at `path` (creating what is missing); false when nothing changed.
     pub fn set(&mut self, path: &[PathComponent], value: Node) -> Result<bool, Error> {
         let root = self.doc.branches.first_mut().ok_or(Error::NoDocument)?;

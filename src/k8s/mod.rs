@@ -5,6 +5,7 @@
 pub mod helm;
 pub mod kustomize;
 pub mod redact;
+pub mod refs;
 pub mod secret;
 
 use crate::file::{self, SopsFile};
@@ -132,15 +133,23 @@ pub fn decrypt_document(keys: &dyn KeyService, path: &Path) -> Result<(Document,
     let format = detect_encrypted(&bytes, path)?.ok_or_else(|| Error::NotEncrypted {
         path: path.to_path_buf(),
     })?;
+    Ok((decrypt_document_bytes(keys, path, &bytes, format)?, format))
+}
+
+/// An encrypted file's plaintext document, from bytes already read (`path` names it in errors).
+pub fn decrypt_document_bytes(
+    keys: &dyn KeyService,
+    path: &Path,
+    bytes: &[u8],
+    format: Format,
+) -> Result<Document, Error> {
     let store = store_for(format, StoreOptions::default());
-    let file =
-        SopsFile::decrypt(store.as_ref(), &bytes, keys, &decryption_order()).map_err(|source| {
-            Error::Decrypt {
-                path: path.to_path_buf(),
-                source,
-            }
-        })?;
-    Ok((file.into_document(), format))
+    SopsFile::decrypt(store.as_ref(), bytes, keys, &decryption_order())
+        .map(SopsFile::into_document)
+        .map_err(|source| Error::Decrypt {
+            path: path.to_path_buf(),
+            source,
+        })
 }
 
 /// A leaf's bytes as sops prints it in flat formats (dotenv/INI): numbers in Go's spelling.

@@ -149,9 +149,15 @@ fn required_keys(secret_type: &str) -> &'static [&'static [&'static str]] {
 
 /// The checks the API server would make, done before anything is printed.
 pub fn validate(meta: &SecretMeta, entries: &[Entry]) -> Result<(), Error> {
+    validate_as("Secret", meta, entries)
+}
+
+/// [`validate`] for a Secret or a ConfigMap (`kind` names it in errors; both have the same key,
+/// name and 1 MiB rules).
+pub fn validate_as(kind: &str, meta: &SecretMeta, entries: &[Entry]) -> Result<(), Error> {
     if !valid_name(&meta.name) {
         return Err(Error::Usage(format!(
-            "`{}` is not a valid Secret name (lower-case letters, digits, '-' and '.')",
+            "`{}` is not a valid {kind} name (lower-case letters, digits, '-' and '.')",
             meta.name
         )));
     }
@@ -159,13 +165,13 @@ pub fn validate(meta: &SecretMeta, entries: &[Entry]) -> Result<(), Error> {
     for (i, entry) in entries.iter().enumerate() {
         if !valid_key(&entry.key) {
             return Err(Error::Usage(format!(
-                "Secret {}: key `{}` is invalid; keys may contain only letters, digits, '-', '.' and '_'",
+                "{kind} {}: key `{}` is invalid; keys may contain only letters, digits, '-', '.' and '_'",
                 meta.name, entry.key
             )));
         }
         if entries[..i].iter().any(|e| e.key == entry.key) {
             return Err(Error::Usage(format!(
-                "Secret {}: key `{}` is given twice",
+                "{kind} {}: key `{}` is given twice",
                 meta.name, entry.key
             )));
         }
@@ -173,7 +179,7 @@ pub fn validate(meta: &SecretMeta, entries: &[Entry]) -> Result<(), Error> {
     }
     if total > MAX_SECRET_BYTES {
         return Err(Error::Usage(format!(
-            "Secret {}: {total} bytes of data exceed Kubernetes's 1 MiB limit",
+            "{kind} {}: {total} bytes of data exceed Kubernetes's 1 MiB limit",
             meta.name
         )));
     }
@@ -220,8 +226,7 @@ fn string_map(pairs: &[(String, String)]) -> Node {
     Node::Map(map)
 }
 
-/// The Secret as a document tree (validate first). Keys keep their given order.
-pub fn manifest(meta: &SecretMeta, entries: &[Entry]) -> Map {
+fn metadata(meta: &SecretMeta) -> Map {
     let mut metadata = Map::new();
     metadata.push("name", Node::str(meta.name.clone()));
     if let Some(ns) = &meta.namespace {
@@ -233,17 +238,48 @@ pub fn manifest(meta: &SecretMeta, entries: &[Entry]) -> Map {
     if !meta.annotations.is_empty() {
         metadata.push("annotations", string_map(&meta.annotations));
     }
-    let mut data = Map::new();
-    let mut string_data = Map::new();
+    metadata
+}
+
+/// UTF-8 text values (when `text` asks for it) and base64 values, each in its given order.
+fn split_values(entries: &[Entry]) -> (Map, Map) {
+    let mut text_values = Map::new();
+    let mut binary_values = Map::new();
     for entry in entries {
         match std::str::from_utf8(&entry.value) {
-            Ok(text) if entry.text => string_data.push(entry.key.clone(), Node::str(text)),
-            _ => data.push(
+            Ok(text) if entry.text => text_values.push(entry.key.clone(), Node::str(text)),
+            _ => binary_values.push(
                 entry.key.clone(),
                 Node::str(base64::engine::general_purpose::STANDARD.encode(&entry.value)),
             ),
         }
     }
+    (text_values, binary_values)
+}
+
+/// A `v1/ConfigMap` (validate first): text under `data`, the rest base64 under `binaryData`.
+pub fn config_map(meta: &SecretMeta, entries: &[Entry]) -> Map {
+    let (data, binary_data) = split_values(entries);
+    let mut map = Map::new();
+    map.push("apiVersion", Node::str("v1"));
+    map.push("kind", Node::str("ConfigMap"));
+    map.push("metadata", Node::Map(metadata(meta)));
+    if meta.immutable {
+        map.push("immutable", Node::Scalar(Scalar::Bool(true)));
+    }
+    if !data.items.is_empty() || binary_data.items.is_empty() {
+        map.push("data", Node::Map(data));
+    }
+    if !binary_data.items.is_empty() {
+        map.push("binaryData", Node::Map(binary_data));
+    }
+    map
+}
+
+/// The Secret as a document tree (validate first). Keys keep their given order.
+pub fn manifest(meta: &SecretMeta, entries: &[Entry]) -> Map {
+    let metadata = metadata(meta);
+    let (string_data, data) = split_values(entries);
     let mut secret = Map::new();
     secret.push("apiVersion", Node::str("v1"));
     secret.push("kind", Node::str("Secret"));

@@ -64,7 +64,7 @@ pub fn age_key_file() -> PathBuf {
     repo().join("keys/age1.txt")
 }
 
-fn age_recipient() -> String {
+pub fn age_recipient() -> String {
     let text = std::fs::read_to_string(age_key_file()).unwrap();
     text.lines()
         .find_map(|l| l.strip_prefix("# public key: "))
@@ -99,6 +99,17 @@ impl Work {
 
     /// Encrypts `plaintext` with the real sops (piped in, so it never touches the disk) to `name`.
     pub fn encrypt(&self, name: &str, plaintext: &str, input_type: &str) -> PathBuf {
+        self.encrypt_with(name, plaintext, input_type, &[])
+    }
+
+    /// [`Work::encrypt`] with more sops flags (e.g. `--unencrypted-regex`).
+    pub fn encrypt_with(
+        &self,
+        name: &str,
+        plaintext: &str,
+        input_type: &str,
+        flags: &[&str],
+    ) -> PathBuf {
         let mut child = Command::new(sops())
             .args([
                 "encrypt",
@@ -108,6 +119,7 @@ impl Work {
                 input_type,
             ])
             .args(["--output-type", input_type, "--filename-override", name])
+            .args(flags)
             .env("SOPS_DISABLE_VERSION_CHECK", "1")
             .current_dir(self.path())
             .stdin(Stdio::piped())
@@ -153,13 +165,18 @@ impl Work {
     /// Fails if any file under the work dir (TMPDIR included) holds a secret value, or if a
     /// private rsops temp dir is left.
     pub fn assert_clean(&self) {
+        self.assert_clean_of(&SECRETS);
+    }
+
+    /// [`Work::assert_clean`] for a test's own secret values.
+    pub fn assert_clean_of(&self, secrets: &[&str]) {
         let mut hits = Vec::new();
-        scan(self.path(), &mut hits);
+        scan(self.path(), secrets, &mut hits);
         assert!(hits.is_empty(), "plaintext or leftovers found: {hits:?}");
     }
 }
 
-fn scan(dir: &Path, hits: &mut Vec<String>) {
+fn scan(dir: &Path, secrets: &[&str], hits: &mut Vec<String>) {
     for entry in std::fs::read_dir(dir).unwrap().flatten() {
         let path = entry.path();
         let kind = entry.file_type().unwrap();
@@ -168,10 +185,10 @@ fn scan(dir: &Path, hits: &mut Vec<String>) {
             hits.push(format!("{} (leftover)", path.display()));
         }
         if kind.is_dir() {
-            scan(&path, hits);
+            scan(&path, secrets, hits);
         } else if kind.is_file() {
             let bytes = std::fs::read(&path).unwrap_or_default();
-            for secret in SECRETS {
+            for secret in secrets {
                 if bytes.windows(secret.len()).any(|w| w == secret.as_bytes()) {
                     hits.push(format!("{} contains a secret", path.display()));
                 }
@@ -224,4 +241,33 @@ pub fn secret_values(secret: &rsops::tree::Map) -> Vec<(String, Vec<u8>)> {
     }
     values.sort();
     values
+}
+
+/// Checks every document of `manifest` against the Kubernetes 1.35 schema offline with
+/// `kubernetes-validate --strict` (unknown fields rejected); `Err` carries its report. One
+/// "passed" line per document is required, so a skipped document cannot pass unnoticed.
+pub fn kubernetes_schema_check(work: &Work, manifest: &[u8]) -> Result<(), String> {
+    let mut child = work
+        .command(kubernetes_validate())
+        .args(["--strict", "--kubernetes-version", "1.35.0", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run kubernetes-validate");
+    child.stdin.take().unwrap().write_all(manifest).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let documents = parse_yaml(manifest).branches.len();
+    let passed = report.matches(" passed for resource ").count();
+    if !out.status.success() || passed != documents {
+        return Err(format!(
+            "{passed} of {documents} documents validated: {report}"
+        ));
+    }
+    Ok(())
 }

@@ -165,10 +165,16 @@ impl Lab {
 
     /// A command for `tool` run in the lab with a clean key environment.
     pub fn command(&self, tool: Tool) -> Command {
-        let mut cmd = Command::new(match tool {
+        self.command_for(match tool {
             Tool::Rsops => PathBuf::from(env!("CARGO_BIN_EXE_rsops")),
             Tool::Sops => sops_bin(),
-        });
+        })
+    }
+
+    /// Any program (git, which runs rsops as its filter and merge driver) in the lab, with the
+    /// same clean key environment.
+    pub fn command_for(&self, program: impl AsRef<std::ffi::OsStr>) -> Command {
+        let mut cmd = Command::new(program);
         for var in SCRUBBED {
             cmd.env_remove(var);
         }

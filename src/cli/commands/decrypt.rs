@@ -64,6 +64,18 @@ fn run_many(
     })
 }
 
+/// Decrypts (and extracts) without writing anything: legacy `-d` next to `-r`, where sops
+/// discards the decryption's output but still fails with its error.
+pub fn check(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
+    let file = args
+        .files
+        .first()
+        .map(|f| io::existing_file(f))
+        .transpose()?;
+    let keys = plan::key_service(global);
+    decrypt_file(global, args, file.as_deref(), keys.as_ref()).map(drop)
+}
+
 /// One file's (or stdin's) plaintext, or the `--extract`ed part of it.
 fn decrypt_file(
     global: &GlobalArgs,

@@ -1,7 +1,9 @@
 use super::many::{self, Destination, Request};
 use crate::cli::args::{EncryptArgs, GlobalArgs, KeyArgs, PartialArgs};
+use crate::cli::commands::reuse;
 use crate::cli::exit::{self, CliError};
 use crate::cli::{io, plan};
+use rsops::config::KeySpec;
 use rsops::file::{self, EncryptPlan, SopsFile};
 use rsops::keys::KeyService;
 use std::path::Path;
@@ -76,7 +78,13 @@ fn encrypt_file(
     service: &dyn KeyService,
 ) -> Result<Vec<u8>, CliError> {
     let setup = plan::Setup::new(global, file, &args.format)?;
-    let keys = NewFileKeys::resolve(global, &args.keys, &args.partial, &setup, service)?;
+    let wanted = Wanted::resolve(global, &args.keys, &args.partial, &setup)?;
+    // Without a previous version the keys are checked before the input is read, as sops does.
+    let may_reuse = args.reuse.is_some() || args.output.is_some() || args.in_place;
+    let mut new_keys = match may_reuse {
+        false => Some(wanted.new_file_keys(service)?),
+        true => None,
+    };
     let input = io::read_input(file)?;
     let in_store = setup.in_store();
     let out_store = setup.out_store();
@@ -87,11 +95,17 @@ fn encrypt_file(
     if out_store.has_metadata(&doc) {
         return Err(file::Error::AlreadyEncrypted.into());
     }
-    Ok(SopsFile::encrypt_new(
-        doc,
-        &keys.plan(),
-        out_store.as_ref(),
-    )?)
+    let previous = reuse::previous_version(global, args, file, &setup, service)?;
+    Ok(match previous {
+        Some(previous) => reuse::reencrypt(previous, doc, &wanted, service, out_store.as_ref())?,
+        None => {
+            let keys = match new_keys.take() {
+                Some(keys) => keys,
+                None => wanted.new_file_keys(service)?,
+            };
+            SopsFile::encrypt_new(doc, &keys.plan(), out_store.as_ref())?
+        }
+    })
 }
 
 /// Resolves the keys and options a new encrypted file would get, and nothing else: what sops
@@ -106,6 +120,79 @@ pub fn check_keys(
     let setup = plan::Setup::new(global, file, format)?;
     let service = plan::key_service(global);
     NewFileKeys::resolve(global, keys, partial, &setup, service.as_ref()).map(|_| ())
+}
+
+/// The keys and options the flags and the matching `.sops.yaml` creation rule ask for; `groups`
+/// is `None` when neither names a key (a re-encryption then keeps the previous version's).
+pub struct Wanted {
+    pub groups: Option<(Vec<Vec<KeySpec>>, usize)>,
+    pub partial: rsops::metadata::PartialRule,
+    pub mac_only: bool,
+}
+
+impl Wanted {
+    pub fn resolve(
+        global: &GlobalArgs,
+        keys: &KeyArgs,
+        partial: &PartialArgs,
+        setup: &plan::Setup,
+    ) -> Result<Wanted, CliError> {
+        let (config, rule_path, input) = (
+            setup.config.as_ref(),
+            setup.rule_path.as_deref(),
+            setup.formats.input,
+        );
+        let flag_keys = plan::keys_from_flags(keys)?;
+        // Like sops, a config with creation rules must have one for this file, even when the
+        // keys come from flags: the rule also carries the partial-encryption options.
+        let rule = match (config, rule_path) {
+            (Some(c), Some(p)) => {
+                let rule = c.rule_for(p)?;
+                plan::log_rule(global, c, rule.as_ref());
+                rule
+            }
+            _ => None,
+        };
+        let (partial, mac_only) = plan::partial_rule(partial, global, rule.as_ref(), input)?;
+        let groups = match (flag_keys, &rule) {
+            (Some(specs), r) => Some((
+                vec![specs],
+                keys.shamir_secret_sharing_threshold
+                    .unwrap_or(r.as_ref().map_or(0, |r| r.shamir_threshold)),
+            )),
+            (None, Some(r)) => Some((
+                r.key_groups.clone(),
+                keys.shamir_secret_sharing_threshold
+                    .unwrap_or(r.shamir_threshold),
+            )),
+            (None, None) => None,
+        };
+        Ok(Wanted {
+            groups,
+            partial,
+            mac_only,
+        })
+    }
+
+    /// The keys of a new file, which needs some.
+    pub fn new_file_keys(
+        &self,
+        service: &dyn rsops::keys::KeyService,
+    ) -> Result<NewFileKeys, CliError> {
+        let Some((groups, threshold)) = &self.groups else {
+            return Err(CliError::new(
+                exit::ERROR_GENERIC,
+                "config file not found, or has no creation rules, and no keys provided through command line options",
+            )
+            .hint("pass --age RECIPIENT or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"));
+        };
+        Ok(NewFileKeys {
+            master_keys: file::master_keys(service, groups)?,
+            threshold: *threshold,
+            partial: self.partial.clone(),
+            mac_only: self.mac_only,
+        })
+    }
 }
 
 /// The keys and options of a new encrypted file: from the key flags if any is given, else from
@@ -125,47 +212,7 @@ impl NewFileKeys {
         setup: &plan::Setup,
         service: &dyn rsops::keys::KeyService,
     ) -> Result<NewFileKeys, CliError> {
-        let (config, rule_path, input) = (
-            setup.config.as_ref(),
-            setup.rule_path.as_deref(),
-            setup.formats.input,
-        );
-        let flag_keys = plan::keys_from_flags(keys)?;
-        // Like sops, a config with creation rules must have one for this file, even when the
-        // keys come from flags: the rule also carries the partial-encryption options.
-        let rule = match (config, rule_path) {
-            (Some(c), Some(p)) => {
-                let rule = c.rule_for(p)?;
-                plan::log_rule(global, c, rule.as_ref());
-                rule
-            }
-            _ => None,
-        };
-        let (partial, mac_only) = plan::partial_rule(partial, global, rule.as_ref(), input)?;
-        let (groups, threshold) = match (flag_keys, &rule) {
-            (Some(specs), r) => (
-                vec![specs],
-                keys.shamir_secret_sharing_threshold
-                    .unwrap_or(r.as_ref().map_or(0, |r| r.shamir_threshold)),
-            ),
-            (None, Some(r)) => (
-                r.key_groups.clone(),
-                keys.shamir_secret_sharing_threshold.unwrap_or(r.shamir_threshold),
-            ),
-            (None, None) => {
-                return Err(CliError::new(
-                    exit::ERROR_GENERIC,
-                    "config file not found, or has no creation rules, and no keys provided through command line options",
-                )
-                .hint("pass --age RECIPIENT or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"))
-            }
-        };
-        Ok(NewFileKeys {
-            master_keys: file::master_keys(service, &groups)?,
-            threshold,
-            partial,
-            mac_only,
-        })
+        Wanted::resolve(global, keys, partial, setup)?.new_file_keys(service)
     }
 
     pub fn plan(&self) -> EncryptPlan<'_> {

@@ -3,8 +3,10 @@
 use crate::cli::args::{DecryptFlags, ExecEnvArgs, ExecFileArgs, FormatArgs, GlobalArgs};
 use crate::cli::exit::{self, CliError};
 
-use rsops::sys::scratch::{Owner, ScratchDir};
+use super::run_as::{self, Account};
+use rsops::sys::scratch::ScratchDir;
 use rsops::tree::{Document, MapItem, Node, Scalar};
+use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
@@ -86,31 +88,17 @@ fn env_of_files(
     Ok(pairs)
 }
 
-/// uid and gid of a local user, from /etc/passwd.
-fn lookup_user(name: &str) -> Result<Owner, CliError> {
-    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
-    passwd
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split(':').collect();
-            (fields.len() >= 4 && fields[0] == name).then(|| {
-                Some(Owner {
-                    uid: fields[2].parse().ok()?,
-                    gid: fields[3].parse().ok()?,
-                })
-            })?
-        })
-        .next()
-        .ok_or_else(|| CliError::new(exit::ERROR_GENERIC, format!("no user named `{name}`")))
-}
-
-fn shell(command: &str, owner: Option<Owner>) -> Command {
-    let mut cmd = Command::new("/bin/sh");
-    cmd.arg("-c").arg(command);
-    if let Some(owner) = owner {
-        cmd.gid(owner.gid).uid(owner.uid);
+/// `/bin/sh -c command`, as `user` when given (with the user's groups and HOME/USER/LOGNAME).
+fn shell(command: &str, user: Option<&Account>) -> Command {
+    let program: Vec<OsString> = vec!["/bin/sh".into(), "-c".into(), command.into()];
+    match user {
+        Some(account) => account.command(&program),
+        None => {
+            let mut cmd = Command::new(&program[0]);
+            cmd.args(&program[1..]);
+            cmd
+        }
     }
-    cmd
 }
 
 /// The child's exit code, or 128 + the signal that killed it, as a shell reports it.
@@ -138,11 +126,13 @@ fn run_child(mut cmd: Command) -> Result<u8, CliError> {
 
 pub fn run_env(global: &GlobalArgs, args: &ExecEnvArgs) -> Result<u8, CliError> {
     let pairs = env_of_files(global, args)?;
-    let owner = args.user.as_deref().map(lookup_user).transpose()?;
-    let mut cmd = shell(&args.command, owner);
+    let user = args.user.as_deref().map(run_as::lookup).transpose()?;
+    let mut cmd = shell(&args.command, user.as_ref());
     if args.pristine {
         cmd.env_clear();
     }
+    // sops's order: the inherited environment, the user's, then the file's values.
+    cmd.envs(user.iter().flat_map(|account| account.env()));
     for (key, value) in &pairs {
         cmd.env(key, value.as_str());
     }
@@ -194,24 +184,28 @@ fn feed_fifo(path: &Path, bytes: Zeroizing<Vec<u8>>, done: Arc<AtomicBool>) {
 /// The hidden first argument that makes rsops the supervisor of an `exec-file` command.
 pub const SUPERVISE: &str = "__rsops-supervise";
 
-/// `/bin/sh -c command`, started through rsops's own supervisor ([`supervise`]), both as `owner`.
-fn supervised(command: &str, owner: Option<Owner>, path: &Path, fifo: bool) -> Command {
-    // /proc/self/exe is this very binary even when its path is not reachable for `--user`.
-    let me = Path::new("/proc/self/exe");
-    let exe = if me.exists() {
-        me.to_path_buf()
-    } else {
-        std::env::current_exe().unwrap_or_else(|_| "rsops".into())
+/// `/bin/sh -c command`, started through rsops's own supervisor ([`supervise`]), both as
+/// `user` when given (with the user's groups and HOME/USER/LOGNAME).
+fn supervised(command: &str, user: Option<&Account>, path: &Path, fifo: bool) -> Command {
+    let program: Vec<OsString> = vec![
+        run_as::own_exe().into(),
+        SUPERVISE.into(),
+        std::process::id().to_string().into(),
+        (if fifo { "fifo" } else { "file" }).into(),
+        path.into(),
+        "/bin/sh".into(),
+        "-c".into(),
+        command.into(),
+    ];
+    let mut cmd = match user {
+        Some(account) => account.command(&program),
+        None => {
+            let mut cmd = Command::new(&program[0]);
+            cmd.args(&program[1..]);
+            cmd
+        }
     };
-    let mut cmd = Command::new(exe);
-    cmd.arg(SUPERVISE)
-        .arg(std::process::id().to_string())
-        .arg(if fifo { "fifo" } else { "file" })
-        .arg(path)
-        .args(["/bin/sh", "-c", command]);
-    if let Some(owner) = owner {
-        cmd.gid(owner.gid).uid(owner.uid);
-    }
+    cmd.envs(user.iter().flat_map(|account| account.env()));
     cmd
 }
 
@@ -302,17 +296,20 @@ fn substitute_paths(command: &str, paths: &[PathBuf]) -> Result<String, CliError
 /// for one file; with several, each file's own name, which must then differ.
 fn scratch_names(args: &ExecFileArgs) -> Result<Vec<String>, CliError> {
     if let [_] = args.files.as_slice() {
-        return match &args.filename {
-            Some(n) if n.contains('/') || n == ".." || n.is_empty() => Err(CliError::new(
+        return match args.filename.as_deref() {
+            // sops 3.13's wording; a name with a `/` would point outside the private directory.
+            Some(n) if n.contains('/') || n == ".." || n == "." => Err(CliError::new(
                 exit::ERROR_GENERIC,
-                "--filename must be a plain file name, not a path",
-            )),
-            Some(n) => Ok(vec![n.clone()]),
-            // sops's default name, so commands written for sops see the same path shape.
-            None => Ok(vec!["tmp-file".to_string()]),
+                "The provided filename is not a local path.",
+            )
+            .hint("give --filename a plain file name such as `config.yaml`")),
+            // sops's default name, so commands written for sops see the same path shape; as in
+            // sops, an empty --filename means the default.
+            None | Some("") => Ok(vec!["tmp-file".to_string()]),
+            Some(n) => Ok(vec![n.to_string()]),
         };
     }
-    if args.filename.is_some() {
+    if args.filename.as_deref().is_some_and(|n| !n.is_empty()) {
         return Err(CliError::new(
             exit::ERROR_CONFLICTING_PARAMETERS,
             "cannot use --filename with several files",
@@ -364,8 +361,7 @@ fn plaintexts(
 }
 
 pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError> {
-    let owner = args.user.as_deref().map(lookup_user).transpose()?;
-    let names = scratch_names(args)?;
+    let user = args.user.as_deref().map(run_as::lookup).transpose()?;
     let plaintexts = plaintexts(global, args)?;
     crate::cli::catch_terminating_signals();
     let scratch = ScratchDir::new().map_err(|e| {
@@ -374,6 +370,7 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
             format!("could not create a private temporary directory: {e}"),
         )
     })?;
+    let names = scratch_names(args)?;
     let fail = |e: std::io::Error| {
         CliError::new(
             exit::ERROR_GENERIC,
@@ -387,13 +384,13 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
         } else {
             scratch.make_fifo(name).map_err(fail)?
         };
-        if let Some(owner) = owner {
-            scratch.hand_over(name, owner).map_err(fail)?;
+        if let Some(account) = &user {
+            scratch.hand_over(name, account.owner()).map_err(fail)?;
         }
         paths.push(path);
     }
     let command = substitute_paths(&args.command, &paths)?;
-    let cmd = supervised(&command, owner, &paths[0], !args.no_fifo);
+    let cmd = supervised(&command, user.as_ref(), &paths[0], !args.no_fifo);
     let code = if args.no_fifo {
         drop(plaintexts);
         run_child(cmd)?

@@ -2,11 +2,13 @@
 
 use crate::cli::exit::{self, CliError};
 use clap::{Args, Parser, Subcommand};
-use rsops::k8s::{self, helm, kustomize, secret};
+use rsops::k8s::helm::evaluate;
+use rsops::k8s::{self, helm, kustomize, refs, secret};
 use rsops::tree::path::parse_tree_path;
 use std::ffi::OsString;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
+use zeroize::Zeroizing;
 
 #[derive(Args, Debug)]
 pub struct K8sArgs {
@@ -65,6 +67,9 @@ pub struct HelmArgs {
     /// Run as the `secrets://` downloader (helm passes certFile keyFile caFile URL)
     #[arg(long, hide = true)]
     pub downloader: bool,
+    /// Run as helm's post-renderer: manifests on stdin, references resolved, on stdout
+    #[arg(long, hide = true)]
+    pub post_renderer: bool,
     /// helm's own arguments; encrypted -f/--values/--set-file files are decrypted in memory
     #[arg(
         trailing_var_arg = true,
@@ -229,6 +234,10 @@ pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
         write_stdout(&plain)?;
         return Ok(0);
     }
+    if args.post_renderer {
+        return post_render(&args.args).map(|()| 0);
+    }
+    let (evaluate, helm_args) = evaluate::take_flags(&helm_args, evaluate_defaults());
     if args.plugin {
         if let Some(code) = plugin_command(&helm_args)? {
             return Ok(code);
@@ -237,6 +246,12 @@ pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
     if skip_decrypt {
         only_rendering(&helm_args)?;
     }
+    // Without keys the references stay as they are, like every other secret.
+    let helm_args = if evaluate.enabled && !skip_decrypt {
+        with_post_renderer(&helm_args, evaluate)?
+    } else {
+        helm_args
+    };
     crate::cli::catch_terminating_signals();
     let code = if skip_decrypt {
         helm::wrap_with(&mut helm::redacted_for, &helm_args)
@@ -290,6 +305,66 @@ fn only_rendering(args: &[OsString]) -> Result<(), CliError> {
     .hint("other commands would install the placeholders; name the helm command first: rsops helm template --skip-decrypt …"))
 }
 
+/// helm-secrets' environment switches for `--evaluate-templates`.
+fn evaluate_defaults() -> evaluate::Evaluate {
+    let on = |name: &str| std::env::var(name).is_ok_and(|v| v.eq_ignore_ascii_case("true"));
+    evaluate::Evaluate {
+        enabled: on("HELM_SECRETS_EVALUATE_TEMPLATES"),
+        decode_secrets: on("HELM_SECRETS_EVALUATE_TEMPLATES_DECODE_SECRETS"),
+    }
+}
+
+fn with_post_renderer(
+    args: &[OsString],
+    evaluate: evaluate::Evaluate,
+) -> Result<Vec<OsString>, CliError> {
+    let major = evaluate::helm_major(&helm::helm_bin()).map_err(k8s_error)?;
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::new(
+            exit::ERROR_GENERIC,
+            format!("cannot tell where rsops is installed: {e}"),
+        )
+    })?;
+    let flags = evaluate::post_renderer_flags(major, &exe, evaluate);
+    Ok(evaluate::with_flags(args, flags))
+}
+
+/// helm's post-renderer: the rendered manifests on stdin, every `ref+sops://`/`ref+file://`
+/// resolved on stdout; a warning on stderr for each other scheme, left as it is.
+fn post_render(args: &[OsString]) -> Result<(), CliError> {
+    let (evaluate, rest) = evaluate::take_flags(args, evaluate_defaults());
+    if let Some(extra) = rest.first() {
+        return Err(CliError::new(
+            exit::ERROR_GENERIC,
+            format!(
+                "the post-renderer takes no argument `{}`",
+                extra.to_string_lossy()
+            ),
+        )
+        .hint("pass only --evaluate-templates-decode-secrets through --post-renderer-args"));
+    }
+    let mut input = Zeroizing::new(Vec::new());
+    std::io::stdin()
+        .take(refs::MAX_MANIFESTS as u64 + 1)
+        .read_to_end(&mut input)
+        .map_err(|e| {
+            CliError::new(
+                exit::COULD_NOT_READ_INPUT_FILE,
+                format!("could not read the manifests on stdin: {e}"),
+            )
+        })?;
+    let options = refs::Options {
+        base: PathBuf::from("."),
+        decode_secrets: evaluate.decode_secrets,
+    };
+    let resolved = refs::resolve_manifests(&rsops::keys::EnvKeys::from_env(), &input, &options)
+        .map_err(k8s_error)?;
+    for warning in &resolved.warnings {
+        eprintln!("[rsops] warning: {warning}");
+    }
+    write_stdout(&resolved.manifests)
+}
+
 /// `helm secrets encrypt|decrypt|edit|view FILE…` run the matching rsops command in this
 /// process: its arguments are parsed as that command's and it calls the library like any other
 /// (`edit` still opens the user's editor).
@@ -315,8 +390,9 @@ fn plugin_command(args: &[OsString]) -> Result<Option<u8>, CliError> {
 /// `rsops kustomize [CONFIG]`, also reached as a binary named `ksops`.
 pub fn run_kustomize(args: &KustomizeArgs) -> Result<(), CliError> {
     let keys = rsops::keys::EnvKeys::from_env();
+    let options = kustomize_options()?;
     let out = match &args.config {
-        Some(path) => kustomize::legacy(&keys, path),
+        Some(path) => kustomize::legacy(&keys, path, options),
         None => {
             let mut input = Vec::new();
             std::io::stdin().read_to_end(&mut input).map_err(|e| {
@@ -325,11 +401,32 @@ pub fn run_kustomize(args: &KustomizeArgs) -> Result<(), CliError> {
                     format!("could not read stdin: {e}"),
                 )
             })?;
-            kustomize::krm(&keys, &input)
+            kustomize::krm(&keys, &input, options)
         }
     }
     .map_err(k8s_error)?;
     write_stdout(&out)
+}
+
+/// KSOPS's `KSOPS_CONCURRENCY_LIMIT` (a positive number; default 20) bounds the files decrypted
+/// at once, so a config written for KSOPS behaves the same.
+fn kustomize_options() -> Result<kustomize::Options, CliError> {
+    let mut options = kustomize::Options::default();
+    if let Some(text) = std::env::var_os("KSOPS_CONCURRENCY_LIMIT").filter(|v| !v.is_empty()) {
+        let text = text.to_string_lossy();
+        options.concurrency = text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| {
+                CliError::new(
+                    exit::ERROR_GENERIC,
+                    format!("KSOPS_CONCURRENCY_LIMIT `{text}` is not a positive number"),
+                )
+                .hint("set it to the number of files to decrypt at once, e.g. 20")
+            })?;
+    }
+    Ok(options)
 }
 
 /// When installed under a generator's name (kustomize's plugin layout wants the binary named

@@ -13,6 +13,7 @@
 //! - here: deciding what each file argument becomes (decrypted or passed through).
 
 pub mod args;
+pub mod evaluate;
 pub mod run;
 pub mod stash;
 

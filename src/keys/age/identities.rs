@@ -15,8 +15,11 @@ pub(super) const KEY_ENV: &str = "SOPS_AGE_KEY";
 pub(super) const KEY_FILE_ENV: &str = "SOPS_AGE_KEY_FILE";
 pub(super) const KEY_CMD_ENV: &str = "SOPS_AGE_KEY_CMD";
 pub(super) const SSH_KEY_FILE_ENV: &str = "SOPS_AGE_SSH_PRIVATE_KEY_FILE";
+pub(super) const SSH_KEY_CMD_ENV: &str = "SOPS_AGE_SSH_PRIVATE_KEY_CMD";
 pub(super) const RECIPIENT_ENV: &str = "SOPS_AGE_RECIPIENT";
 const USER_CONFIG_PATH: &str = "sops/age/keys.txt";
+/// The largest scrypt work factor (log2 N) Go's age accepts for a passphrase-protected file.
+const GO_AGE_MAX_WORK_FACTOR: u8 = 22;
 /// age's own limit for identity files (16 MiB).
 const IDENTITY_SIZE_LIMIT: u64 = 1 << 24;
 
@@ -97,8 +100,10 @@ pub(super) fn load_static(env: &Env) -> Loaded {
         }
         None => loaded.unused.push(KEY_FILE_ENV.to_string()),
     }
-    if env.lookup(KEY_CMD_ENV).is_none() {
-        loaded.unused.push(KEY_CMD_ENV.to_string());
+    for cmd_env in [SSH_KEY_CMD_ENV, KEY_CMD_ENV] {
+        if env.lookup(cmd_env).is_none() {
+            loaded.unused.push(cmd_env.to_string());
+        }
     }
     load_user_config(env, &mut loaded);
     loaded
@@ -156,21 +161,45 @@ fn load_user_config(env: &Env, loaded: &mut Loaded) {
     }
 }
 
-/// `SOPS_AGE_KEY_CMD`, run without a shell (shlex split), told which recipient is wanted.
+/// `SOPS_AGE_SSH_PRIVATE_KEY_CMD` (sops 3.12+) and `SOPS_AGE_KEY_CMD`, each run without a shell
+/// (shlex split) and told in `SOPS_AGE_RECIPIENT` which recipient is wanted.
 pub(super) fn load_from_cmd(env: &Env, recipient: &str) -> Loaded {
     let mut loaded = Loaded::default();
+    if let Some(cmd) = env.lookup(SSH_KEY_CMD_ENV) {
+        let result = run_key_cmd(SSH_KEY_CMD_ENV, cmd, recipient)
+            .and_then(|out| ssh_identity_from_cmd(&out))
+            .map(|id| Found::Plain(vec![id]));
+        loaded.add(SSH_KEY_CMD_ENV, result);
+    }
     if let Some(cmd) = env.lookup(KEY_CMD_ENV) {
-        let result =
-            run_key_cmd(cmd, recipient).and_then(|out| unwrap_identities(KEY_CMD_ENV, out));
+        let result = run_key_cmd(KEY_CMD_ENV, cmd, recipient)
+            .and_then(|out| unwrap_identities(KEY_CMD_ENV, out));
         loaded.add(KEY_CMD_ENV, result);
     }
     loaded
 }
 
-fn run_key_cmd(cmd: &str, recipient: &str) -> Result<Zeroizing<Vec<u8>>, String> {
+/// An SSH private key printed by `SOPS_AGE_SSH_PRIVATE_KEY_CMD`; as in sops, one protected by a
+/// passphrase is refused (the command is expected to hand out a usable key).
+fn ssh_identity_from_cmd(out: &[u8]) -> Result<BoxedIdentity, String> {
+    let identity = age::ssh::Identity::from_buffer(BufReader::new(out), None).map_err(|e| {
+        format!("malformed SSH identity returned by running {SSH_KEY_CMD_ENV}: {e}")
+    })?;
+    match identity {
+        age::ssh::Identity::Unencrypted(_) => Ok(Box::new(identity)),
+        age::ssh::Identity::Encrypted(_) => Err(format!(
+            "the SSH key returned by running {SSH_KEY_CMD_ENV} is password protected, which is unsupported"
+        )),
+        age::ssh::Identity::Unsupported(_) => Err(format!(
+            "unsupported SSH key type returned by running {SSH_KEY_CMD_ENV}"
+        )),
+    }
+}
+
+fn run_key_cmd(variable: &str, cmd: &str, recipient: &str) -> Result<Zeroizing<Vec<u8>>, String> {
     let args = shlex::split(cmd)
         .filter(|a| !a.is_empty())
-        .ok_or_else(|| format!("failed to parse command from {KEY_CMD_ENV}"))?;
+        .ok_or_else(|| format!("failed to parse command from {variable}"))?;
     // Stderr stays on the terminal so a password manager behind the command can prompt.
     let out = Command::new(&args[0])
         .args(&args[1..])
@@ -178,16 +207,11 @@ fn run_key_cmd(cmd: &str, recipient: &str) -> Result<Zeroizing<Vec<u8>>, String>
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
         .output()
-        .map_err(|e| {
-            format!(
-                "failed to execute command {} from {KEY_CMD_ENV}: {e}",
-                args[0]
-            )
-        })?;
+        .map_err(|e| format!("failed to execute command {} from {variable}: {e}", args[0]))?;
     let stdout = Zeroizing::new(out.stdout);
     if !out.status.success() {
         return Err(format!(
-            "failed to execute command {} from {KEY_CMD_ENV}: {}",
+            "failed to execute command {} from {variable}: {}",
             args[0], out.status
         ));
     }
@@ -291,10 +315,18 @@ fn open_encrypted(location: &str, contents: &[u8]) -> Result<Vec<BoxedIdentity>,
         .ok_or_else(|| {
             format!("cannot ask for the passphrase of encrypted identity file '{location}': no terminal")
         })?;
-    let identity = age::scrypt::Identity::new(passphrase);
+    let mut identity = age::scrypt::Identity::new(passphrase);
+    // Go's age (and so sops) accepts work factors up to 2^22; the age crate's default limit
+    // depends on how fast this machine runs scrypt and refused age -p's 2^18 on a busy one.
+    identity.set_max_work_factor(GO_AGE_MAX_WORK_FACTOR);
     let mut stream = decryptor
         .decrypt(std::iter::once(&identity as &dyn age::Identity))
-        .map_err(|_| format!("incorrect passphrase for identity file '{location}'"))?;
+        .map_err(|e| match e {
+            age::DecryptError::DecryptionFailed | age::DecryptError::NoMatchingKeys => {
+                format!("incorrect passphrase for identity file '{location}'")
+            }
+            other => format!("cannot open identity file '{location}': {other}"),
+        })?;
     let mut plain = Zeroizing::new(Vec::new());
     stream
         .read_to_end(&mut plain)

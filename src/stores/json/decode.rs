@@ -340,9 +340,19 @@ pub(crate) fn go_lossy_utf8(bytes: &[u8]) -> String {
     }
 }
 
+/// Integers up to this magnitude are exact in a float64.
+const FLOAT64_EXACT_INTEGERS: u64 = 1 << 53;
+
 fn number_scalar(text: &str) -> Option<Scalar> {
     // sops 3.11 decodes every JSON number as a float64 (`type:float`), integers included; doing
     // the same keeps re-encryption of sops-made files from changing every number's ciphertext.
+    // sops 3.13.2 keeps integers that fit in int64 exact; where a float64 would round one
+    // (beyond 2^53), rsops does too, so such a number survives a round trip unchanged.
+    if let Ok(int) = text.parse::<i64>() {
+        if int.unsigned_abs() > FLOAT64_EXACT_INTEGERS {
+            return Some(Scalar::Int(int));
+        }
+    }
     let value: f64 = text.parse().ok()?;
     value.is_finite().then_some(Scalar::Float(value))
 }
@@ -504,17 +514,38 @@ mod tests {
     }
 
     #[test]
-    fn numbers_follow_float64() {
+    fn numbers_follow_float64_unless_an_int64_would_round() {
         let m =
             parse_object_strict(br#"{"a": 1, "b": -0, "c": 9007199254740993, "d": 1.0, "e": 1e2}"#)
                 .unwrap();
         assert!(matches!(m.get("a"), Some(Node::Scalar(Scalar::Float(f))) if *f == 1.0));
         assert!(matches!(m.get("b"), Some(Node::Scalar(Scalar::Float(f))) if f.is_sign_negative()));
-        assert!(
-            matches!(m.get("c"), Some(Node::Scalar(Scalar::Float(f))) if *f == 9007199254740992.0)
-        );
+        assert!(matches!(
+            m.get("c"),
+            Some(Node::Scalar(Scalar::Int(9007199254740993)))
+        ));
         assert!(matches!(m.get("d"), Some(Node::Scalar(Scalar::Float(_)))));
         assert!(parse_object_strict(br#"{"a": 1e400}"#).is_err());
+        let m = parse_object_strict(
+            br#"{"max": 9223372036854775807, "min": -9223372036854775808, "edge": 9007199254740992, "over": 9223372036854775808}"#,
+        )
+        .unwrap();
+        assert!(matches!(
+            m.get("max"),
+            Some(Node::Scalar(Scalar::Int(i64::MAX)))
+        ));
+        assert!(matches!(
+            m.get("min"),
+            Some(Node::Scalar(Scalar::Int(i64::MIN)))
+        ));
+        assert!(matches!(
+            m.get("edge"),
+            Some(Node::Scalar(Scalar::Float(_)))
+        ));
+        assert!(matches!(
+            m.get("over"),
+            Some(Node::Scalar(Scalar::Float(_)))
+        ));
     }
 
     #[test]
