@@ -366,3 +366,114 @@ fn one_kms_decrypt_per_distinct_data_key() {
         "the set value, under the shared data key"
     );
 }
+
+#[test]
+fn exec_file_takes_several_files_each_under_its_own_name() {
+    let sandbox = Sandbox::new(&[Key::Age1]);
+    let recipient = age_recipient();
+    let first = sandbox.put("a/first.yaml", b"db:\n    password: one\n");
+    let second = sandbox.put("b/second.env", b"TOKEN=two\n");
+    for file in [&first, &second] {
+        ok(&sandbox.run(
+            &common::rsops(),
+            &[
+                "encrypt".as_ref(),
+                "-i".as_ref(),
+                "--age".as_ref(),
+                recipient.as_ref(),
+                file.as_os_str(),
+            ],
+        ));
+    }
+    let mut expected = sops_plaintext(&sandbox, &first, &[]);
+    expected.extend(sops_plaintext(&sandbox, &second, &[]));
+    for fifo in [&[][..], &["--no-fifo"][..]] {
+        let mut args: Vec<&std::ffi::OsStr> = vec!["exec-file".as_ref()];
+        args.extend(fifo.iter().map(|a| std::ffi::OsStr::new(*a)));
+        args.extend([
+            first.as_os_str(),
+            second.as_os_str(),
+            "for f in {}; do basename \"$f\"; done; cat {}".as_ref(),
+        ]);
+        let out = sandbox.run(&common::rsops(), &args);
+        let mut wanted = b"first.yaml\nsecond.env\n".to_vec();
+        wanted.extend(&expected);
+        common::expect_output(&out, &wanted).unwrap();
+    }
+    // Two files of the same name cannot share the private directory.
+    let clash = sandbox.put("c/first.yaml", &std::fs::read(&first).unwrap());
+    let out = sandbox.run(
+        &common::rsops(),
+        &[
+            "exec-file".as_ref(),
+            first.as_os_str(),
+            clash.as_os_str(),
+            "true".as_ref(),
+        ],
+    );
+    common::expect_failure(&out, 8).unwrap();
+}
+
+/// `rsops helm` with two values files that share a data key (one made from the other with
+/// `sops set`) asks KMS once; the real helm renders both files' values.
+#[cfg(feature = "aws-kms")]
+#[test]
+fn helm_values_files_sharing_a_data_key_cost_one_kms_decrypt() {
+    use common::cloud;
+    let moto = cloud::moto();
+    let proxy = cloud::counting_proxy(&moto);
+    let arn = cloud::create_key(&moto);
+    let env = cloud::aws_env(&proxy);
+    let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let sandbox = Sandbox::new(&[]);
+    let run = |tool: &common::Tool, args: &[&str], extra: &[(&str, &str)]| {
+        let mut all = env.clone();
+        all.extend_from_slice(extra);
+        let out = sandbox.run_in(tool, &sandbox.work(), args, &all);
+        assert!(out.ok(), "{}", out.summary());
+        out
+    };
+    sandbox.put(
+        "chart/Chart.yaml",
+        b"apiVersion: v2\nname: demo\nversion: 0.1.0\n",
+    );
+    sandbox.put(
+        "chart/templates/cm.yaml",
+        b"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: demo\ndata:\n  a: {{ .Values.a | quote }}\n  b: {{ .Values.b | quote }}\n",
+    );
+    sandbox.put("base.plain.yaml", b"a: from-base\n");
+    let base = run(&sops(), &["encrypt", "--kms", &arn, "base.plain.yaml"], &[]);
+    sandbox.put("base.yaml", &base.stdout);
+    sandbox.put("env.yaml", &base.stdout);
+    run(
+        &sops(),
+        &["set", "env.yaml", r#"["b"]"#, r#""from-env""#],
+        &[],
+    );
+    proxy.reset_counts();
+    let helm = common::k8s::helm();
+    let out = run(
+        &common::rsops(),
+        &[
+            "helm",
+            "template",
+            "rel",
+            "chart",
+            "-f",
+            "base.yaml",
+            "-f",
+            "env.yaml",
+        ],
+        &[("HELM_BIN", helm.to_str().unwrap())],
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("a: \"from-base\"") && text.contains("b: \"from-env\""),
+        "{text}"
+    );
+    assert_eq!(
+        proxy.count("TrentService.Decrypt"),
+        1,
+        "one data key, one call"
+    );
+}

@@ -452,9 +452,11 @@ pub struct ExecFileArgs {
     pub format: FormatArgs,
     #[command(flatten)]
     pub decrypt: DecryptFlags,
-    /// The encrypted file
-    pub file: PathBuf,
+    /// The encrypted files; with several, each keeps its own name and {} is all their paths
+    #[arg(value_name = "FILE", required = true, num_args = 1..)]
+    pub files: Vec<PathBuf>,
     /// The command, run by `sh -c`; {} is replaced by the decrypted file's path
+    #[arg(required = true)]
     pub command: String,
 }
 

@@ -134,7 +134,8 @@ Examples:
 pub const EXEC_FILE: &str = "\
 Examples:
   rsops exec-file secrets.yaml 'cat {}'
-  rsops exec-file --no-fifo --filename app.yaml secrets.yaml 'kubectl apply -f {}'";
+  rsops exec-file --no-fifo --filename app.yaml secrets.yaml 'kubectl apply -f {}'
+  rsops exec-file db.yaml api.yaml 'cat {}'   ({} is both paths)";
 
 pub const COMPLETION: &str = "\
 Examples:

@@ -9,7 +9,7 @@ use rsops::tree::{Document, MapItem, Node, Scalar};
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -236,7 +236,7 @@ pub fn supervise(args: &[std::ffi::OsString]) -> u8 {
             Err(_) => break None,
         }
         if orphaned() && kind == "fifo" {
-            rsops::sys::signals::wake_fifo_readers(path);
+            wake_own_fifos(parent, path);
         }
         std::thread::sleep(std::time::Duration::from_millis(20));
     };
@@ -246,49 +246,123 @@ pub fn supervise(args: &[std::ffi::OsString]) -> u8 {
     status.map(exit_code).unwrap_or(1)
 }
 
-/// Removes the scratch directory of the dead `parent`, and only that: its name must say so.
-fn remove_own_scratch(parent: i32, path: &Path) {
-    let Some(dir) = path.parent() else {
-        return;
-    };
+/// The scratch directory of `parent` that holds `path`, when its name says it is that one.
+fn own_scratch(parent: i32, path: &Path) -> Option<&Path> {
+    let dir = path.parent()?;
     let mine = format!("{}{parent}-", rsops::sys::scratch::PREFIX);
-    if dir
-        .file_name()
+    dir.file_name()
         .and_then(|n| n.to_str())
         .is_some_and(|n| n.starts_with(&mine))
-    {
+        .then_some(dir)
+}
+
+/// Removes the scratch directory of the dead `parent`, and only that.
+fn remove_own_scratch(parent: i32, path: &Path) {
+    if let Some(dir) = own_scratch(parent, path) {
         let _ = std::fs::remove_dir_all(dir);
     }
 }
 
-/// `{}` becomes the path as one shell word: a file name such as `x;touch y` is data, never code.
-fn substitute_path(command: &str, path: &Path) -> Result<String, CliError> {
-    let path = path.to_string_lossy();
-    let word = shlex::try_quote(&path).map_err(|e| {
-        CliError::new(
-            exit::ERROR_GENERIC,
-            format!("cannot pass the file name to the shell: {e}"),
+/// Wakes the readers of every FIFO of the dead `parent` (one per file of the command), so a
+/// command waiting on one that will never get a writer goes on.
+fn wake_own_fifos(parent: i32, path: &Path) {
+    rsops::sys::signals::wake_fifo_readers(path);
+    let Some(entries) = own_scratch(parent, path).and_then(|d| std::fs::read_dir(d).ok()) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        rsops::sys::signals::wake_fifo_readers(&entry.path());
+    }
+}
+
+/// `{}` becomes the paths, each one shell word: a file name such as `x;touch y` is data, never
+/// code.
+fn substitute_paths(command: &str, paths: &[PathBuf]) -> Result<String, CliError> {
+    let mut words = Vec::with_capacity(paths.len());
+    for path in paths {
+        let path = path.to_string_lossy();
+        let word = shlex::try_quote(&path).map_err(|e| {
+            CliError::new(
+                exit::ERROR_GENERIC,
+                format!("cannot pass the file name to the shell: {e}"),
+            )
+        })?;
+        words.push(word.into_owned());
+    }
+    Ok(command.replace("{}", &words.join(" ")))
+}
+
+/// The name each plaintext gets in the private directory: `--filename` (or sops's `tmp-file`)
+/// for one file; with several, each file's own name, which must then differ.
+fn scratch_names(args: &ExecFileArgs) -> Result<Vec<String>, CliError> {
+    if let [_] = args.files.as_slice() {
+        return match args.filename.as_deref() {
+            // sops 3.13's wording; a name with a `/` would point outside the private directory.
+            Some(n) if n.contains('/') || n == ".." || n == "." => Err(CliError::new(
+                exit::ERROR_GENERIC,
+                "The provided filename is not a local path.",
+            )
+            .hint("give --filename a plain file name such as `config.yaml`")),
+            // sops's default name, so commands written for sops see the same path shape; as in
+            // sops, an empty --filename means the default.
+            None | Some("") => Ok(vec!["tmp-file".to_string()]),
+            Some(n) => Ok(vec![n.to_string()]),
+        };
+    }
+    if args.filename.as_deref().is_some_and(|n| !n.is_empty()) {
+        return Err(CliError::new(
+            exit::ERROR_CONFLICTING_PARAMETERS,
+            "cannot use --filename with several files",
         )
-    })?;
-    Ok(command.replace("{}", &word))
+        .hint("with several files each keeps its own name"));
+    }
+    let mut names: Vec<String> = Vec::with_capacity(args.files.len());
+    for file in &args.files {
+        let name = file
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if name.is_empty() || names.contains(&name) {
+            return Err(CliError::new(
+                exit::ERROR_CONFLICTING_PARAMETERS,
+                format!("two files would both be named `{name}` for the command"),
+            )
+            .hint("run once per file, or rename one of them"));
+        }
+        names.push(name);
+    }
+    Ok(names)
+}
+
+/// Every file's plaintext, in its output format, with one key service for all of them.
+fn plaintexts(
+    global: &GlobalArgs,
+    args: &ExecFileArgs,
+) -> Result<Vec<Zeroizing<Vec<u8>>>, CliError> {
+    let keys = crate::cli::plan::key_service(global);
+    let several = args.files.len() > 1;
+    let mut plaintexts = Vec::with_capacity(args.files.len());
+    for file in &args.files {
+        let named = |e: CliError| {
+            if several {
+                e.prefixed(&file.display().to_string())
+            } else {
+                e
+            }
+        };
+        let (doc, out_store) =
+            decrypt(global, file, &args.format, &args.decrypt, keys.as_ref()).map_err(named)?;
+        let plaintext = out_store
+            .emit_plain(&doc)
+            .map_err(|e| named(rsops::file::Error::from(e).into()))?;
+        plaintexts.push(Zeroizing::new(plaintext));
+    }
+    Ok(plaintexts)
 }
 
 pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError> {
     let user = args.user.as_deref().map(run_as::lookup).transpose()?;
-    let keys = crate::cli::plan::key_service(global);
-    let (doc, out_store) = decrypt(
-        global,
-        &args.file,
-        &args.format,
-        &args.decrypt,
-        keys.as_ref(),
-    )?;
-    let plaintext = Zeroizing::new(
-        out_store
-            .emit_plain(&doc)
-            .map_err(rsops::file::Error::from)?,
-    );
-    drop(doc);
+    let plaintexts = plaintexts(global, args)?;
     crate::cli::catch_terminating_signals();
     let scratch = ScratchDir::new().map_err(|e| {
         CliError::new(
@@ -296,47 +370,45 @@ pub fn run_file(global: &GlobalArgs, args: &ExecFileArgs) -> Result<u8, CliError
             format!("could not create a private temporary directory: {e}"),
         )
     })?;
-    let name = match args.filename.as_deref() {
-        // sops 3.13's wording; a name with a `/` would point outside the private directory.
-        Some(n) if n.contains('/') || n == ".." || n == "." => {
-            return Err(CliError::new(
-                exit::ERROR_GENERIC,
-                "The provided filename is not a local path.",
-            )
-            .hint("give --filename a plain file name such as `config.yaml`"))
-        }
-        // sops's default name, so commands written for sops see the same path shape; as in
-        // sops, an empty --filename means the default.
-        None | Some("") => "tmp-file".to_string(),
-        Some(n) => n.to_string(),
-    };
+    let names = scratch_names(args)?;
     let fail = |e: std::io::Error| {
         CliError::new(
             exit::ERROR_GENERIC,
             format!("could not prepare the file for the command: {e}"),
         )
     };
-    let path = if args.no_fifo {
-        scratch.write_private(&name, &plaintext).map_err(fail)?
-    } else {
-        scratch.make_fifo(&name).map_err(fail)?
-    };
-    if let Some(account) = &user {
-        scratch.hand_over(&name, account.owner()).map_err(fail)?;
+    let mut paths = Vec::with_capacity(names.len());
+    for (name, plaintext) in names.iter().zip(&plaintexts) {
+        let path = if args.no_fifo {
+            scratch.write_private(name, plaintext).map_err(fail)?
+        } else {
+            scratch.make_fifo(name).map_err(fail)?
+        };
+        if let Some(account) = &user {
+            scratch.hand_over(name, account.owner()).map_err(fail)?;
+        }
+        paths.push(path);
     }
-    let command = substitute_path(&args.command, &path)?;
-    let cmd = supervised(&command, user.as_ref(), &path, !args.no_fifo);
+    let command = substitute_paths(&args.command, &paths)?;
+    let cmd = supervised(&command, user.as_ref(), &paths[0], !args.no_fifo);
     let code = if args.no_fifo {
+        drop(plaintexts);
         run_child(cmd)?
     } else {
         let done = Arc::new(AtomicBool::new(false));
-        let writer = {
-            let (path, done) = (path.clone(), done.clone());
-            std::thread::spawn(move || feed_fifo(&path, plaintext, done))
-        };
+        let writers: Vec<_> = paths
+            .iter()
+            .zip(plaintexts)
+            .map(|(path, plaintext)| {
+                let (path, done) = (path.clone(), done.clone());
+                std::thread::spawn(move || feed_fifo(&path, plaintext, done))
+            })
+            .collect();
         let code = run_child(cmd);
         done.store(true, Ordering::SeqCst);
-        let _ = writer.join();
+        for writer in writers {
+            let _ = writer.join();
+        }
         code?
     };
     drop(scratch);
@@ -349,7 +421,11 @@ mod tests {
 
     #[test]
     fn the_path_is_one_shell_word() {
-        let cmd = substitute_path("cat {} {}", Path::new("/t/.rsops-1-a/x;touch P $(id)")).unwrap();
+        let cmd = substitute_paths(
+            "cat {} {}",
+            &[PathBuf::from("/t/.rsops-1-a/x;touch P $(id)")],
+        )
+        .unwrap();
         assert_eq!(
             shlex::split(&cmd).unwrap(),
             [
@@ -359,7 +435,18 @@ mod tests {
             ]
         );
         // Ordinary paths stay as they were, so commands written for sops (`'{}'`) still work.
-        let plain = substitute_path("cat '{}'", Path::new("/tmp/.rsops-1-a/tmp-file")).unwrap();
+        let plain =
+            substitute_paths("cat '{}'", &[PathBuf::from("/tmp/.rsops-1-a/tmp-file")]).unwrap();
         assert_eq!(plain, "cat '/tmp/.rsops-1-a/tmp-file'");
+    }
+
+    #[test]
+    fn several_paths_are_several_words() {
+        let paths = [PathBuf::from("/t/a.yaml"), PathBuf::from("/t/b c.env")];
+        let cmd = substitute_paths("cat {}", &paths).unwrap();
+        assert_eq!(
+            shlex::split(&cmd).unwrap(),
+            ["cat", "/t/a.yaml", "/t/b c.env"]
+        );
     }
 }

@@ -260,7 +260,12 @@ pub fn run_helm(args: &HelmArgs) -> Result<u8, CliError> {
     let code = if skip_decrypt {
         helm::wrap_with(&mut helm::redacted_for, &helm_args)
     } else {
-        helm::wrap(&rsops::keys::EnvKeys::from_env(), &helm_args)
+        // Values files copied or edited from one encrypted file share its data key: one unwrap.
+        let keys = rsops::keys::cache::Cached::new(
+            rsops::keys::EnvKeys::from_env(),
+            crate::cli::plan::concurrency(),
+        );
+        helm::wrap(&keys, &helm_args)
     }
     .map_err(k8s_error)?;
     Ok(u8::try_from(code).unwrap_or(1))

@@ -101,6 +101,7 @@ enum Outcome {
 }
 
 fn update_file(
+    keys: &dyn rsops::keys::KeyService,
     global: &GlobalArgs,
     args: &UpdateKeysArgs,
     config: &ConfigFile,
@@ -165,8 +166,7 @@ fn update_file(
         return Ok(Outcome::Declined);
     }
     let order = plan::decryption_order(args.decrypt.decryption_order.as_deref())?;
-    let keys = crate::cli::plan::key_service(global);
-    file.update_keys(&keys, &order, &rule.key_groups, threshold)?;
+    file.update_keys(keys, &order, &rule.key_groups, threshold)?;
     let out = file.emit(store.as_ref())?;
     io::write_atomic(path, &out, io::Contents::Ciphertext)?;
     reporter.info(&format!("File {} synced with new keys", path.display()));
@@ -201,9 +201,19 @@ pub fn run(global: &GlobalArgs, args: &UpdateKeysArgs) -> Result<(), CliError> {
     let walking = args.files.iter().any(|p| p.is_dir());
     let reporter = Reporter::bar(global.quiet, files.len());
     let (mut updated, mut skipped) = (0, 0);
+    // One service for every file: files that share a data key unwrap it once.
+    let keys = plan::key_service(global);
     for path in &files {
         reporter.step(path.display().to_string());
-        match update_file(global, args, &config, path, walking, &reporter)? {
+        match update_file(
+            keys.as_ref(),
+            global,
+            args,
+            &config,
+            path,
+            walking,
+            &reporter,
+        )? {
             Outcome::Updated => updated += 1,
             Outcome::NotEncrypted => skipped += 1,
             Outcome::UpToDate | Outcome::Declined => {}
