@@ -37,7 +37,7 @@ impl Repo {
     fn rule(&self, age: &str) {
         self.write(
             ".sops.yaml",
-            &format!("creation_rules:\n  - path_regex: \\.enc\\.yaml$\n    age: {age}\n"),
+            &format!("creation_rules:\n  - path_regex: \\.enc\\.(yaml|json)$\n    age: {age}\n"),
         );
     }
 
@@ -329,6 +329,62 @@ fn the_same_key_changed_on_both_sides_conflicts_without_plaintext_anywhere() {
     }
     let hits = repo.plaintext_hits(&secrets);
     assert!(hits.is_empty(), "{hits:#?}");
+}
+
+#[test]
+fn a_json_file_merges_key_by_key_and_their_new_keys_are_kept() {
+    let repo = Repo::new();
+    repo.rsops(&["git", "setup", "--pattern", "*.enc.json"])
+        .ok();
+    repo.rule(&age1());
+    repo.write(
+        "app.enc.json",
+        r#"{"a": "1", "nested": {"b": 2, "c": [1, 2, 3]}}"#,
+    );
+    repo.rsops(&[
+        "encrypt",
+        "-i",
+        "--input-type",
+        "json",
+        "--output-type",
+        "json",
+        "app.enc.json",
+    ])
+    .ok();
+    repo.git(&["add", "."]).ok();
+    repo.git(&["commit", "-qm", "json"]).ok();
+    repo.git(&["checkout", "-qb", "feature"]).ok();
+    repo.rsops(&["set", "app.enc.json", r#"["nested"]["c"][2]"#, "30"])
+        .ok();
+    // Their side also gives key 2 access (updatekeys from the creation rule).
+    repo.rule(&format!("{},{}", age1(), age2()));
+    repo.rsops(&["updatekeys", "-y", "app.enc.json"]).ok();
+    repo.rsops(&["updatekeys", "-y", FILE]).ok();
+    repo.git(&["commit", "-qam", "feature"]).ok();
+    repo.git(&["checkout", "-q", "main"]).ok();
+    repo.rsops(&["set", "app.enc.json", r#"["nested"]["c"][0]"#, "10"])
+        .ok();
+    repo.rsops(&["set", FILE, r#"["port"]"#, "6000"]).ok();
+    repo.git(&["commit", "-qam", "main"]).ok();
+
+    let merge = repo.git(&["merge", "--no-edit", "feature"]);
+    assert_eq!(merge.code, 0, "{}", merge.stderr);
+    let json = repo.sops_plain("app.enc.json");
+    let compact: String = json.split_whitespace().collect();
+    assert!(compact.contains(r#""c":[10,2,30]"#), "{json}");
+    for file in ["app.enc.json", FILE] {
+        let mut cmd = repo.lab.command(Tool::Sops);
+        cmd.current_dir(repo.lab.path("repo"))
+            .env("SOPS_AGE_KEY_FILE", key_file("age2.txt"))
+            .args(["decrypt", file]);
+        let by_key2 = Run::from(cmd.output().unwrap());
+        assert_eq!(
+            by_key2.code, 0,
+            "{file}: key 2 from their side: {}",
+            by_key2.stderr
+        );
+    }
+    assert!(repo.sops_plain(FILE).contains("port: 6000"));
 }
 
 /// A conflict on `api_token` between `main` (ours) and `feature` (theirs), git merge left
