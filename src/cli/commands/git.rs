@@ -265,7 +265,7 @@ impl Sides {
                 "sops key groups (both sides changed who can decrypt)".into(),
             ]));
         };
-        if !keys_changed && merged.doc == *ours.document() {
+        if !keys_changed && merge::Same::same(&merged.doc, ours.document()) {
             return Ok(None);
         }
         if keys_changed {
