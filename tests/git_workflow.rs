@@ -475,10 +475,8 @@ fn diff_and_log_show_decrypted_changes_with_keys_and_a_masked_view_without() {
     let without = repo.run("git", &["diff", "-U0", "--no-color", FILE], false);
     assert_eq!(without.code, 0, "{}", without.stderr);
     let text = without.text();
-    assert!(
-        !text.contains("token") || !text.contains("next-token"),
-        "{text}"
-    );
+    // Without a key the textconv says nothing on stderr either: git shows its output as is.
+    assert!(without.stderr.is_empty(), "{}", without.stderr);
     let changed: Vec<&str> = text
         .lines()
         .filter(|l| l.starts_with("-api") || l.starts_with("+api"))
