@@ -12,7 +12,8 @@ Examples:
   rsops encrypt --age age1… secrets.yaml > secrets.enc.yaml
   rsops encrypt -i --pgp \"$FPR\" --encrypted-regex '^(data|stringData)$' secret.yaml
   rsops encrypt -i app.prod.yaml         (keys from the matching .sops.yaml rule)
-  rsops encrypt -i secrets/*.yaml        (several files, one process)";
+  rsops encrypt -i secrets/*.yaml        (several files, one process)
+  rsops encrypt --reuse old.enc.yaml new.yaml > secrets.enc.yaml   (unchanged values keep their ciphertext)";
 
 pub const DECRYPT: &str = "\
 Examples:

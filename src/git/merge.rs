@@ -9,7 +9,7 @@
 //! both sides is one conflict. Comments travel with the key that follows them and are merged by
 //! the same rule.
 
-use crate::tree::{Document, ListItem, Map, MapItem, Node};
+use crate::tree::{Document, ListItem, Map, MapItem, Node, Scalar};
 
 /// Deeper nesting than this is reported as a conflict instead of being walked: stores already
 /// limit depth, this keeps the merge's own recursion bounded for any caller.
@@ -32,6 +32,12 @@ impl Merged {
 
 /// Merges `ours` and `theirs`, which both descend from `base`.
 pub fn merge(base: &Document, ours: &Document, theirs: &Document) -> Merged {
+    if let Ok(Some(winner)) = pick(Some(base), Some(ours), Some(theirs)) {
+        return Merged {
+            doc: winner.clone(),
+            conflicts: Vec::new(),
+        };
+    }
     let mut conflicts = Vec::new();
     let same_shape =
         base.branches.len() == ours.branches.len() && ours.branches.len() == theirs.branches.len();
@@ -116,17 +122,88 @@ fn find<'s, 'a>(slots: &'s [Slot<'a>], key: Option<&str>) -> Option<&'s Slot<'a>
 }
 
 /// The three-way rule on any comparable thing: `Ok(winner)` or `Err(())` for a conflict.
-fn pick<'a, T: PartialEq + ?Sized>(
+fn pick<'a, T: Same + ?Sized>(
     base: Option<&'a T>,
     ours: Option<&'a T>,
     theirs: Option<&'a T>,
 ) -> Result<Option<&'a T>, ()> {
-    if ours == theirs || theirs == base {
+    if same(ours, theirs) || same(theirs, base) {
         Ok(ours)
-    } else if ours == base {
+    } else if same(ours, base) {
         Ok(theirs)
     } else {
         Err(())
+    }
+}
+
+fn same<T: Same + ?Sized>(a: Option<&T>, b: Option<&T>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => a.same(b),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
+/// Equality for the merge: `==`, except that a float is the same as itself even when it is NaN
+/// (`.nan` in YAML), so an untouched NaN is never a change.
+pub trait Same {
+    fn same(&self, other: &Self) -> bool;
+}
+
+impl Same for Document {
+    fn same(&self, other: &Self) -> bool {
+        self.branches.len() == other.branches.len()
+            && self
+                .branches
+                .iter()
+                .zip(&other.branches)
+                .all(|(a, b)| a.same(b))
+    }
+}
+
+impl Same for Map {
+    fn same(&self, other: &Self) -> bool {
+        self.items.len() == other.items.len()
+            && self.items.iter().zip(&other.items).all(|pair| match pair {
+                (MapItem::Entry { key: ka, value: va }, MapItem::Entry { key: kb, value: vb }) => {
+                    ka == kb && va.same(vb)
+                }
+                (MapItem::Comment(a), MapItem::Comment(b)) => a == b,
+                _ => false,
+            })
+    }
+}
+
+impl Same for Node {
+    fn same(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Node::Map(a), Node::Map(b)) => a.same(b),
+            (Node::List(a), Node::List(b)) => {
+                a.len() == b.len()
+                    && a.iter().zip(b).all(|pair| match pair {
+                        (ListItem::Value(a), ListItem::Value(b)) => a.same(b),
+                        (ListItem::Comment(a), ListItem::Comment(b)) => a == b,
+                        _ => false,
+                    })
+            }
+            (Node::Scalar(Scalar::Float(a)), Node::Scalar(Scalar::Float(b))) => {
+                a.to_bits() == b.to_bits()
+            }
+            (Node::Scalar(a), Node::Scalar(b)) => a == b,
+            _ => false,
+        }
+    }
+}
+
+impl Same for [&str] {
+    fn same(&self, other: &Self) -> bool {
+        self == other
+    }
+}
+
+impl Same for String {
+    fn same(&self, other: &Self) -> bool {
+        self == other
     }
 }
 

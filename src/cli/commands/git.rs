@@ -132,7 +132,7 @@ fn merge_driver(global: &GlobalArgs, args: &MergeDriverArgs) -> Result<(), CliEr
     let shown = args.path.display().to_string();
     let conflict = |why: String| {
         CliError::new(exit::ERROR_GENERIC, format!("merge conflict in {shown}: {why}"))
-            .hint(format!("{shown} holds our encrypted version; resolve with `rsops edit {shown}` (or `git checkout --theirs {shown}`), then `git add {shown}`"))
+            .hint(format!("{shown} holds our encrypted version; resolve with `rsops git mergetool {shown}`, or `rsops edit {shown}` then `git add {shown}`"))
     };
     let store = store_for_name(global, &args.path)?;
     let read = |p: &Path| io::read_input(Some(p)).map(|b| b.to_vec());
@@ -265,7 +265,7 @@ impl Sides {
                 "sops key groups (both sides changed who can decrypt)".into(),
             ]));
         };
-        if !keys_changed && merged.doc == *ours.document() {
+        if !keys_changed && merge::Same::same(&merged.doc, ours.document()) {
             return Ok(None);
         }
         if keys_changed {

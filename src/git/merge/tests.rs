@@ -115,12 +115,13 @@ fn typed_scalars_compare_by_type_and_value() {
 }
 
 #[test]
-fn different_document_counts_are_one_conflict() {
+fn different_document_counts_on_both_sides_are_one_conflict() {
     let one = doc(&[("a", s("1"))]);
+    let changed = doc(&[("a", s("2"))]);
     let two = Document {
         branches: vec![map(&[("a", s("1"))]), map(&[("b", s("2"))])],
     };
-    assert_eq!(merge(&one, &one, &two).conflicts.len(), 1);
+    assert_eq!(merge(&one, &changed, &two).conflicts.len(), 1);
 }
 
 fn arb_node() -> impl Strategy<Value = Node> {
@@ -181,4 +182,23 @@ proptest! {
             prop_assert_eq!(sorted(&forward.doc), sorted(&backward.doc));
         }
     }
+}
+
+#[test]
+fn an_untouched_nan_is_no_change() {
+    let nan = doc(&[("x", Node::Scalar(Scalar::Float(f64::NAN))), ("a", s("1"))]);
+    let changed = doc(&[("x", Node::Scalar(Scalar::Float(f64::NAN))), ("a", s("2"))]);
+    let merged = merge(&nan, &nan, &changed);
+    assert!(merged.is_clean());
+    assert!(merged.doc.same(&changed));
+}
+
+#[test]
+fn a_side_that_changed_the_number_of_documents_alone_wins() {
+    let one = doc(&[("a", s("1"))]);
+    let two = Document {
+        branches: vec![map(&[("a", s("1"))]), map(&[("b", s("2"))])],
+    };
+    let merged = merge(&one, &one, &two);
+    assert!(merged.is_clean() && merged.doc == two);
 }
