@@ -439,7 +439,10 @@ name = "beta"
         let path = encrypt(&sandbox, "app.toml");
         let encrypted = std::fs::read_to_string(&path).unwrap();
         for secret in ["s3cr3t", "rotate quarterly", "alpha", "8443", "07:32"] {
-            assert!(!encrypted.contains(secret), "{secret} left in:\n{encrypted}");
+            assert!(
+                !encrypted.contains(secret),
+                "{secret} left in:\n{encrypted}"
+            );
         }
         for expected in [
             "\n[sops]\n",
@@ -452,7 +455,10 @@ name = "beta"
             "#ENC[AES256_GCM,",
             "\n[[servers]]\n",
         ] {
-            assert!(encrypted.contains(expected), "no {expected:?} in:\n{encrypted}");
+            assert!(
+                encrypted.contains(expected),
+                "no {expected:?} in:\n{encrypted}"
+            );
         }
         let out = sandbox.run(&rsops(), &["decrypt", "app.toml"]);
         expect_output(&out, APP.as_bytes()).unwrap();
@@ -506,9 +512,7 @@ name = "beta"
         assert_eq!(changed, ["password", "lastmodified", "mac"], "{after}");
         let unset = run(&["unset", "app.toml", r#"["port"]"#]);
         assert!(unset.ok(), "{}", unset.summary());
-        let expected = APP
-            .replace("s3cr3t", "n3w")
-            .replace("port = 8443\n", "");
+        let expected = APP.replace("s3cr3t", "n3w").replace("port = 8443\n", "");
         expect_output(&run(&["decrypt", "app.toml"]), expected.as_bytes()).unwrap();
     }
 
@@ -527,7 +531,11 @@ name = "beta"
         let other = Sandbox::new(&[Key::Age2]);
         let bytes = std::fs::read(sandbox.work().join("app.toml")).unwrap();
         other.put("app.toml", &bytes);
-        expect_output(&other.run(&rsops(), &["decrypt", "app.toml"]), APP.as_bytes()).unwrap();
+        expect_output(
+            &other.run(&rsops(), &["decrypt", "app.toml"]),
+            APP.as_bytes(),
+        )
+        .unwrap();
     }
 
     /// Encrypted from TOML into YAML, the file is sops's: the real sops decrypts it to what rsops
@@ -554,7 +562,11 @@ name = "beta"
                 let back = sandbox.run(&rsops(), &["decrypt", "--output-type", "toml", &enc]);
                 expect_output(&back, without_local.as_bytes()).unwrap();
             } else {
-                assert!(!theirs.ok(), "sops read type:localtime: {}", theirs.summary());
+                assert!(
+                    !theirs.ok(),
+                    "sops read type:localtime: {}",
+                    theirs.summary()
+                );
                 assert!(
                     text(&theirs.stderr).contains("localtime"),
                     "{}",

@@ -12,10 +12,7 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         ));
     }
     if args.in_place && args.output.is_some() {
-        return Err(CliError::new(
-            exit::ERROR_CONFLICTING_PARAMETERS,
-            "cannot operate on both --output and --in-place",
-        ));
+        return Err(exit::output_and_in_place());
     }
     let file = args.file.as_deref().map(io::existing_file).transpose()?;
     let setup = plan::Setup::new(global, file.as_deref(), &args.format)?;
@@ -26,6 +23,7 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
                 exit::INVALID_TREE_PATH_FORMAT,
                 format!("error parsing --extract path: {e}"),
             )
+            .sops_words(format!("error parsing --extract path: {e}"))
             .hint(r#"write it as '["key"]["nested"][0]'"#)
         })?,
         None => Vec::new(),

@@ -156,7 +156,8 @@ pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
             return Err(CliError::new(
                 exit::FILE_HAS_NOT_BEEN_MODIFIED,
                 "File has not changed, exiting.",
-            ));
+            )
+            .sops_words("File has not changed, exiting."));
         }
         match parse_edit(&target, &edited, args.show_master_keys) {
             Ok((doc, meta)) => {
