@@ -727,7 +727,9 @@ fn check(row: &Row, run: &Run) -> Result<(), String> {
         // The first line may be sops's own words (scripts grep them): rsops's `error:` or
         // `hint:` follows, unless sops's line already says it all.
         let reported = stderr.starts_with("error: ")
-            || stderr.lines().any(|l| l.starts_with("error: ") || l.starts_with("hint: "))
+            || stderr
+                .lines()
+                .any(|l| l.starts_with("error: ") || l.starts_with("hint: "))
             || stderr.trim_end().lines().count() == 1;
         if !reported {
             return Err(format!("not an rsops error message: {stderr}"));

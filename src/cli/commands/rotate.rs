@@ -49,10 +49,7 @@ pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
     if args.in_place && args.output.is_some() {
         return Err(exit::output_and_in_place());
     }
-    let file = args
-        .file
-        .as_deref()
-        .ok_or_else(|| exit::no_file_specified())?;
+    let file = args.file.as_deref().ok_or_else(exit::no_file_specified)?;
     let progress = Reporter::status(global.quiet);
     progress.step(format!("rotate {}: decrypting", file.display()));
     let keys = crate::cli::plan::key_service(global);
