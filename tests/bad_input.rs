@@ -724,7 +724,14 @@ fn check(row: &Row, run: &Run) -> Result<(), String> {
         if !stderr.to_lowercase().contains(&row.says.to_lowercase()) {
             return Err(format!("error does not say `{}`: {stderr}", row.says));
         }
-        if !stderr.starts_with("error: ") {
+        // The first line may be sops's own words (scripts grep them): rsops's `error:` or
+        // `hint:` follows, unless sops's line already says it all.
+        let reported = stderr.starts_with("error: ")
+            || stderr
+                .lines()
+                .any(|l| l.starts_with("error: ") || l.starts_with("hint: "))
+            || stderr.trim_end().lines().count() == 1;
+        if !reported {
             return Err(format!("not an rsops error message: {stderr}"));
         }
     }

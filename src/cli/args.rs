@@ -486,6 +486,9 @@ pub struct LegacyArgs {
     /// With -d: print only this part of the document
     #[arg(long, value_name = "PATH")]
     pub extract: Option<String>,
+    /// Set one value in place, written '["key"] VALUE' (VALUE is JSON), as `rsops set`
+    #[arg(long, value_name = "'PATH VALUE'")]
+    pub set: Option<String>,
     /// With -d: do not verify the MAC
     #[arg(long)]
     pub ignore_mac: bool,

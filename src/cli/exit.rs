@@ -14,6 +14,8 @@ pub const ERROR_INVALID_SET_FORMAT: u8 = 7;
 pub const ERROR_CONFLICTING_PARAMETERS: u8 = 8;
 pub const ERROR_ENCRYPTING_TREE: u8 = 23;
 pub const ERROR_DECRYPTING_TREE: u8 = 25;
+/// Legacy mode: `--add-*`/`--rm-*` on a file that does not exist.
+pub const CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE: u8 = 49;
 pub const MAC_MISMATCH: u8 = 51;
 pub const INVALID_TREE_PATH_FORMAT: u8 = 91;
 pub const NEED_AT_LEAST_ONE_DOCUMENT: u8 = 92;
@@ -34,11 +36,13 @@ pub const KILLED_BY_SIGNAL: u8 = 128;
 /// An error on its way out of the CLI: what went wrong, what to try, and the exit code.
 #[derive(Debug)]
 pub enum CliError {
-    /// Printed as `error: {message}` (and `hint: {hint}`), then exit with `code`.
+    /// Printed as sops's line (when sops reports this failure with a fixed message: scripts
+    /// grep it), then `error: {message}` and `hint: {hint}`; then exit with `code`.
     Report {
         code: u8,
         message: String,
         hint: Option<String>,
+        sops_line: Option<String>,
     },
     /// Exit with `code` and print nothing: a child's failure, which the child has reported.
     Quiet(u8),
@@ -50,19 +54,24 @@ impl CliError {
             code,
             message: message.into(),
             hint: None,
+            sops_line: None,
         }
     }
 
     /// What to try; a quiet exit stays quiet.
-    pub fn hint(self, text: impl Into<String>) -> CliError {
-        match self {
-            CliError::Report { code, message, .. } => CliError::Report {
-                code,
-                message,
-                hint: Some(text.into()),
-            },
-            quiet @ CliError::Quiet(_) => quiet,
+    pub fn hint(mut self, text: impl Into<String>) -> CliError {
+        if let CliError::Report { hint, .. } = &mut self {
+            *hint = Some(text.into());
         }
+        self
+    }
+
+    /// sops 3.11's own words for this failure, printed as the first line of stderr.
+    pub fn sops_words(mut self, text: impl Into<String>) -> CliError {
+        if let CliError::Report { sops_line, .. } = &mut self {
+            *sops_line = Some(text.into());
+        }
+        self
     }
 
     pub fn code(&self) -> u8 {
@@ -72,31 +81,20 @@ impl CliError {
     }
 
     /// The same error under another exit code.
-    pub fn with_code(self, code: u8) -> CliError {
-        match self {
-            CliError::Report { message, hint, .. } => CliError::Report {
-                code,
-                message,
-                hint,
-            },
-            CliError::Quiet(_) => CliError::Quiet(code),
+    pub fn with_code(mut self, new_code: u8) -> CliError {
+        match &mut self {
+            CliError::Report { code, .. } => *code = new_code,
+            CliError::Quiet(code) => *code = new_code,
         }
+        self
     }
 
     /// The same error with `{prefix}: ` before its message.
-    pub fn prefixed(self, prefix: &str) -> CliError {
-        match self {
-            CliError::Report {
-                code,
-                message,
-                hint,
-            } => CliError::Report {
-                code,
-                message: format!("{prefix}: {message}"),
-                hint,
-            },
-            quiet @ CliError::Quiet(_) => quiet,
+    pub fn prefixed(mut self, prefix: &str) -> CliError {
+        if let CliError::Report { message, .. } = &mut self {
+            *message = format!("{prefix}: {message}");
         }
+        self
     }
 
     /// The message, unless the exit is quiet.
@@ -109,14 +107,63 @@ impl CliError {
 
     /// Prints the error (unless quiet) on stderr and returns its exit code.
     pub fn report(&self) -> u8 {
-        if let CliError::Report { message, hint, .. } = self {
-            eprintln!("error: {message}");
+        if let CliError::Report {
+            message,
+            hint,
+            sops_line,
+            ..
+        } = self
+        {
+            match sops_line {
+                // rsops's message already opens with sops's words (the key recovery report).
+                Some(line) if message.starts_with(line.as_str()) => eprintln!("{message}"),
+                Some(line) => {
+                    eprintln!("{line}");
+                    if !line.to_lowercase().contains(&message.to_lowercase()) {
+                        eprintln!("error: {message}");
+                    }
+                }
+                None => eprintln!("error: {message}"),
+            }
             if let Some(hint) = hint {
                 eprintln!("hint: {hint}");
             }
         }
         self.code()
     }
+}
+
+/// `-i` with `--output`.
+pub fn output_and_in_place() -> CliError {
+    CliError::new(
+        ERROR_CONFLICTING_PARAMETERS,
+        "cannot operate on both --output and --in-place",
+    )
+    .sops_words("Error: cannot operate on both --output and --in-place")
+}
+
+/// A command that needs a file got none.
+pub fn no_file_specified() -> CliError {
+    CliError::new(NO_FILE_SPECIFIED, "no file specified").sops_words("Error: no file specified")
+}
+
+/// Go's `%q` of a string, as sops quotes file names: double quotes, with quotes, backslashes
+/// and control characters escaped.
+pub fn go_quote(text: &str) -> String {
+    let mut out = String::from('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => out.push_str(&format!("\\x{:02x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 impl From<rsops::file::Error> for CliError {
@@ -145,16 +192,72 @@ impl From<rsops::file::Error> for CliError {
             E::Unset(_) => Some("use --idempotent to succeed when the value is already absent"),
             _ => None,
         };
-        let err = CliError::new(code, e.to_string());
-        match hint {
-            Some(hint) => err.hint(hint),
+        let mut err = CliError::new(code, e.to_string());
+        if let Some(hint) = hint {
+            err = err.hint(hint);
+        }
+        match sops_line(&e) {
+            Some(line) => err.sops_words(line),
             None => err,
         }
     }
 }
 
+/// sops 3.11's first line for the failures it reports with fixed words (`cmd/sops/common`,
+/// `encrypt.go`, `keyservice`); MACs are never shown, unlike sops's line.
+fn sops_line(e: &rsops::file::Error) -> Option<String> {
+    use rsops::crypto::CryptoError;
+    use rsops::file::Error as E;
+    use rsops::tree::path::LookupError;
+    const AES_GCM_FAILED: &str =
+        "Could not decrypt with AES_GCM: cipher: message authentication failed";
+    Some(match e {
+        E::NotEncrypted => "sops metadata not found".to_string(),
+        E::AlreadyEncrypted => ALREADY_ENCRYPTED.to_string(),
+        E::EmptyDocument => {
+            "File cannot be completely empty, it must contain at least one document".to_string()
+        }
+        E::MacMismatch => "MAC mismatch. File has [not shown], computed [not shown]".to_string(),
+        E::MacMissing => "MAC mismatch. File has no MAC, computed [not shown]".to_string(),
+        E::MacUnreadable(CryptoError::Authentication { .. }) => {
+            format!("Cannot decrypt MAC: {AES_GCM_FAILED}")
+        }
+        E::Decrypt(CryptoError::Authentication { .. }) => format!(
+            "Error decrypting tree: Error walking tree: Could not decrypt value: {AES_GCM_FAILED}"
+        ),
+        E::Recover(_) => {
+            "Failed to get the data key required to decrypt the SOPS file.".to_string()
+        }
+        // Already in sops's words.
+        E::Extract(_) => e.to_string(),
+        E::Unset(LookupError::KeyNotFound(key)) => format!("Key not found: {key}"),
+        E::Unset(LookupError::OutOfBounds(index)) => format!("Index {index} out of bounds"),
+        _ => return None,
+    })
+}
+
+/// sops's whole message for a plaintext that already has a `sops` entry.
+const ALREADY_ENCRYPTED: &str =
+    "The file you have provided contains a top-level entry called 'sops', or for
+flat file formats top-level entries starting with 'sops_'. This is
+generally due to the file already being encrypted. SOPS uses a top-level
+entry called 'sops' to store the metadata required to decrypt the file. For
+this reason, SOPS can not encrypt files that already contain such an entry.
+
+If this is an unencrypted file, rename the 'sops' entry.
+
+If this is an encrypted file and you want to edit it, use the editor mode,
+for example: `sops my_file.yaml`";
+
 impl From<rsops::config::ConfigError> for CliError {
     fn from(e: rsops::config::ConfigError) -> CliError {
-        CliError::new(ERROR_GENERIC, e.to_string())
+        use rsops::config::ConfigError as E;
+        let err = CliError::new(ERROR_GENERIC, e.to_string());
+        match e {
+            E::NoMatchingRule { .. } => {
+                err.sops_words("error loading config: no matching creation rules found")
+            }
+            _ => err,
+        }
     }
 }

@@ -57,6 +57,10 @@ pub fn existing_file(path: &Path) -> Result<PathBuf, CliError> {
             exit::NO_FILE_SPECIFIED,
             format!("cannot operate on non-existent file {}", path.display()),
         )
+        .sops_words(format!(
+            "Error: cannot operate on non-existent file {}",
+            exit::go_quote(&absolute.to_string_lossy())
+        ))
         .hint("check the path; to encrypt a new file, write its plaintext first and run `rsops encrypt -i FILE`"));
     }
     Ok(absolute)

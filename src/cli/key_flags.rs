@@ -93,6 +93,11 @@ impl<R> Default for BackendFlags<R> {
 }
 
 impl<R: Role> BackendFlags<R> {
+    /// True when no flag of this family was given.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
     /// The value given for `backend`, if any.
     pub fn get(&self, backend: &dyn Backend) -> Option<&str> {
         self.values

@@ -123,6 +123,12 @@ fn legacy(global: &args::GlobalArgs, l: &LegacyArgs) -> Result<(), CliError> {
             .clone()
             .or_else(|| std::env::var("SOPS_DECRYPTION_ORDER").ok()),
     };
+    if let Some(file) = &l.file {
+        refuse_key_changes_on_missing_file(file, &l.changes)?;
+    }
+    if let Some(set) = &l.set {
+        return legacy_set(global, l, set, decrypt_flags);
+    }
     let (mut encrypt, mut decrypt, rotate) = (l.encrypt, l.decrypt, l.rotate);
     if [encrypt, decrypt, rotate].iter().filter(|&&m| m).count() > 1 {
         // sops 3.11 only warns, then runs them in the order encrypt, decrypt, rotate, each on
@@ -219,6 +225,67 @@ fn legacy_decrypt_args(l: &LegacyArgs, flags: &args::DecryptFlags) -> DecryptArg
         output_dir: None,
         files: l.file.clone().into_iter().collect(),
     }
+}
+
+/// sops checks this before anything else in flag mode, whatever the mode.
+fn refuse_key_changes_on_missing_file(
+    file: &std::path::Path,
+    changes: &args::KeyChanges,
+) -> Result<(), CliError> {
+    let absolute = rsops::config::absolute_clean(file);
+    if absolute.exists() || (changes.add.is_empty() && changes.rm.is_empty()) {
+        return Ok(());
+    }
+    Err(CliError::new(
+        exit::CANNOT_CHANGE_KEYS_FROM_NON_EXISTENT_FILE,
+        format!("cannot add or remove keys on non-existent file {}", file.display()),
+    )
+    .sops_words(format!(
+        "Error: cannot add or remove keys on non-existent file {}, use `--kms` and `--pgp` instead.",
+        exit::go_quote(&absolute.to_string_lossy())
+    ))
+    .hint("to create a file, write its plaintext and run `rsops encrypt -i` with the keys"))
+}
+
+/// `sops --set '["a"] "v"' FILE`: always in place, as sops writes it. With `-e`/`-d`/`-r` too,
+/// sops warns and keeps the last change, which is the set.
+fn legacy_set(
+    global: &args::GlobalArgs,
+    l: &LegacyArgs,
+    set: &str,
+    decrypt: args::DecryptFlags,
+) -> Result<(), CliError> {
+    if l.encrypt || l.decrypt || l.rotate {
+        eprintln!("warning: {MORE_THAN_ONE_COMMAND}");
+    }
+    let file = l.file.as_ref().ok_or_else(exit::no_file_specified)?;
+    let invalid = || {
+        CliError::new(
+            exit::ERROR_INVALID_SET_FORMAT,
+            "--set takes '[\"key\"] VALUE': a path, one space, then the value as JSON",
+        )
+        .sops_words("Invalid --set format")
+    };
+    // sops splits after the first "] ", so a path holding "] " cannot be set this way either.
+    let split = set.find("] ").ok_or_else(invalid)? + 1;
+    let (path, value) = (set[..split].trim_end(), &set[split + 1..]);
+    rsops::tree::path::parse_tree_path(path).map_err(|_| invalid())?;
+    commands::set::run_set(
+        global,
+        &args::SetArgs {
+            format: l.format.clone(),
+            decrypt,
+            value_file: false,
+            value_stdin: false,
+            idempotent: false,
+            shamir_secret_sharing_threshold: None,
+            args: vec![
+                file.to_string_lossy().into_owned(),
+                path.to_string(),
+                value.to_string(),
+            ],
+        },
+    )
 }
 
 /// sops 3.11's warning for `-e`, `-d` and `-r` together, verbatim.

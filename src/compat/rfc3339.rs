@@ -60,8 +60,66 @@ pub fn now_rfc3339() -> String {
     format_rfc3339(OffsetDateTime::now_utc())
 }
 
+/// The shape of a TOML local date (`1979-05-27`), local time (`07:32:00.5`, seconds optional
+/// as in TOML 1.1) or local date-time (`1979-05-27T07:32:00`): digits where TOML has them, no
+/// offset. Only the shape: the TOML store checks the ranges when it writes the value.
+pub fn is_local_date_time(s: &str) -> bool {
+    match s.split_once(['T', 't', ' ']) {
+        Some((date, time)) => is_local_date(date) && is_local_time(time),
+        None => is_local_date(s) || is_local_time(s),
+    }
+}
+
+fn digits(s: &str, n: usize) -> bool {
+    s.len() == n && s.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_local_date(s: &str) -> bool {
+    let parts: Vec<&str> = s.split('-').collect();
+    matches!(parts.as_slice(), [y, m, d] if digits(y, 4) && digits(m, 2) && digits(d, 2))
+}
+
+fn is_local_time(s: &str) -> bool {
+    let (hms, fraction) = match s.split_once('.') {
+        Some((hms, fraction)) => (hms, Some(fraction)),
+        None => (s, None),
+    };
+    let parts: Vec<&str> = hms.split(':').collect();
+    let whole = match parts.as_slice() {
+        [h, m] => fraction.is_none() && digits(h, 2) && digits(m, 2),
+        [h, m, sec] => digits(h, 2) && digits(m, 2) && digits(sec, 2),
+        _ => false,
+    };
+    whole && fraction.is_none_or(|f| !f.is_empty() && f.bytes().all(|b| b.is_ascii_digit()))
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn local_date_time_shapes() {
+        for ok in [
+            "1979-05-27",
+            "07:32:00",
+            "07:32",
+            "07:32:00.999",
+            "1979-05-27T07:32:00",
+            "1979-05-27 07:32:00.5",
+        ] {
+            assert!(super::is_local_date_time(ok), "{ok}");
+        }
+        for bad in [
+            "1979-05-27T07:32:00Z",
+            "07:32:00+01:00",
+            "1979-5-27",
+            "07:32.5",
+            "x",
+            "",
+            "07:32:00.",
+        ] {
+            assert!(!super::is_local_date_time(bad), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

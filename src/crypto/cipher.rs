@@ -368,7 +368,7 @@ pub(crate) fn plaintext_of<'a>(
                 if *b { &b"True"[..] } else { &b"False"[..] },
                 ValueType::Bool,
             ),
-            Scalar::Time(t) => (t.as_bytes(), ValueType::Time),
+            Scalar::Time(t) => (t.as_bytes(), time_type(t)),
             Scalar::Null => {
                 return Err(CryptoError::Unencryptable {
                     path: path_of(aad),
@@ -377,6 +377,16 @@ pub(crate) fn plaintext_of<'a>(
             }
         },
     })
+}
+
+/// A time with an offset is sops's `time`; one without (TOML's local date, time and date-time)
+/// has no RFC 3339 form, so it gets rsops's own tag rather than a `time` sops would fail on.
+fn time_type(text: &str) -> ValueType {
+    if crate::compat::rfc3339::parse_rfc3339(text).is_some() {
+        ValueType::Time
+    } else {
+        ValueType::LocalTime
+    }
 }
 
 fn typed_leaf(
@@ -417,6 +427,12 @@ fn typed_leaf(
                 text(&plaintext).ok_or_else(|| bad("UTF-8 text"))?,
             )
             .ok_or_else(|| bad("RFC 3339 time"))?,
+        )),
+        ValueType::LocalTime => LeafMut::Scalar(Scalar::Time(
+            text(&plaintext)
+                .filter(|t| crate::compat::rfc3339::is_local_date_time(t))
+                .ok_or_else(|| bad("local date or time"))?
+                .to_string(),
         )),
         ValueType::Comment => LeafMut::Comment(
             text(&plaintext)

@@ -12,6 +12,9 @@ pub enum ValueType {
     Bool,
     Bytes,
     Time,
+    /// rsops only: a TOML local date, time or date-time (no offset, so no RFC 3339 `time`);
+    /// the plaintext is its TOML text. sops has no such type and rejects the value.
+    LocalTime,
     Comment,
 }
 
@@ -24,6 +27,7 @@ impl ValueType {
             ValueType::Bool => "bool",
             ValueType::Bytes => "bytes",
             ValueType::Time => "time",
+            ValueType::LocalTime => "localtime",
             ValueType::Comment => "comment",
         }
     }
@@ -36,6 +40,7 @@ impl ValueType {
             "bool" => ValueType::Bool,
             "bytes" => ValueType::Bytes,
             "time" => ValueType::Time,
+            "localtime" => ValueType::LocalTime,
             "comment" => ValueType::Comment,
             _ => return None,
         })

@@ -37,7 +37,7 @@ pub enum Error {
     #[error("MAC mismatch: the file has no MAC; the file is incomplete or was modified (use --ignore-mac to read it anyway)")]
     MacMissing,
     #[error("the MAC cannot be decrypted: {0}")]
-    MacUnreadable(String),
+    MacUnreadable(CryptoError),
     /// A key named for wrapping that cannot be used (bad recipient, unknown fingerprint …).
     #[error(transparent)]
     MasterKey(#[from] KeyError),

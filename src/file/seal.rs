@@ -2,7 +2,9 @@
 //! value and check the MAC.
 
 use super::Error;
-use crate::crypto::{decrypt_document, encrypt_document, Cipher, DataKey, IvStash, Protection};
+use crate::crypto::{
+    decrypt_document, encrypt_document, Cipher, CryptoError, DataKey, IvStash, Protection,
+};
 use crate::metadata::{Metadata, WRITTEN_VERSION};
 use crate::tree::{Document, LeafMut, Scalar};
 use zeroize::Zeroizing;
@@ -61,10 +63,15 @@ fn verify_mac(cipher: &Cipher, meta: &Metadata, computed: &str) -> Result<(), Er
         .unwrap_or_else(|| meta.last_modified.clone());
     let leaf = cipher
         .decrypt_leaf(stored, &aad, None)
-        .map_err(|e| Error::MacUnreadable(e.to_string()))?;
+        .map_err(Error::MacUnreadable)?;
     let stored_mac = match leaf {
         LeafMut::Scalar(Scalar::Str(s)) => Zeroizing::new(s),
-        _ => return Err(Error::MacUnreadable("the MAC is not a string value".into())),
+        _ => {
+            return Err(Error::MacUnreadable(CryptoError::BadPlaintext {
+                path: "sops.mac".into(),
+                kind: "string",
+            }))
+        }
     };
     if !crate::crypto::Mac::equal(&stored_mac, computed) {
         return Err(Error::MacMismatch);

@@ -64,6 +64,7 @@ fn placeholder(leaf: LeafMut) -> LeafMut {
         Some(ValueType::Float) => LeafMut::Scalar(Scalar::Float(0.0)),
         Some(ValueType::Bool) => LeafMut::Scalar(Scalar::Bool(false)),
         Some(ValueType::Time) => LeafMut::Scalar(Scalar::Time("1970-01-01T00:00:00Z".into())),
+        Some(ValueType::LocalTime) => LeafMut::Scalar(Scalar::Time("1970-01-01T00:00:00".into())),
         Some(ValueType::Comment) => LeafMut::Comment(format!(" {PLACEHOLDER}")),
         Some(ValueType::Str | ValueType::Bytes) | None => {
             LeafMut::Scalar(Scalar::Str(PLACEHOLDER.into()))

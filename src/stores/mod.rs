@@ -7,6 +7,7 @@ pub mod flatten;
 pub mod ini;
 pub mod json;
 pub mod metadata_wire;
+pub mod toml;
 pub mod yaml;
 
 use crate::metadata::Metadata;
@@ -25,6 +26,8 @@ pub enum Format {
     Json,
     Dotenv,
     Ini,
+    /// rsops only: sops has no TOML store.
+    Toml,
     Binary,
 }
 
@@ -36,6 +39,7 @@ impl Format {
             "json" => Format::Json,
             "dotenv" => Format::Dotenv,
             "ini" => Format::Ini,
+            "toml" => Format::Toml,
             "binary" => Format::Binary,
             _ => return None,
         })
@@ -52,6 +56,8 @@ impl Format {
             Format::Dotenv
         } else if name.ends_with(".ini") {
             Format::Ini
+        } else if name.ends_with(".toml") {
+            Format::Toml
         } else {
             Format::Binary
         }
@@ -63,6 +69,7 @@ impl Format {
             Format::Json => "json",
             Format::Dotenv => "dotenv",
             Format::Ini => "ini",
+            Format::Toml => "toml",
             Format::Binary => "binary",
         }
     }
@@ -204,6 +211,7 @@ pub fn store_for(format: Format, options: StoreOptions) -> Box<dyn Store> {
         Format::Json => Box::new(json::JsonStore::new(options)),
         Format::Dotenv => Box::new(dotenv::DotenvStore),
         Format::Ini => Box::new(ini::IniStore),
+        Format::Toml => Box::new(toml::TomlStore),
         Format::Binary => Box::new(binary::BinaryStore::new(options)),
     }
 }

@@ -11,7 +11,8 @@ pub enum PathComponent {
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum PathError {
-    #[error("component `{0}` does not end with `]`")]
+    /// sops's words, which scripts match.
+    #[error("component {0} doesn't end with ]")]
     Unterminated(String),
     #[error("component `{0}` is neither a quoted key nor a number")]
     NotANumber(String),

@@ -27,10 +27,7 @@ pub fn run(global: &GlobalArgs, args: &DecryptArgs) -> Result<(), CliError> {
         ));
     }
     if args.in_place && args.output.is_some() {
-        return Err(CliError::new(
-            exit::ERROR_CONFLICTING_PARAMETERS,
-            "cannot operate on both --output and --in-place",
-        ));
+        return Err(exit::output_and_in_place());
     }
     let file = file.map(|f| io::existing_file(f)).transpose()?;
     let keys = plan::key_service(global);
@@ -91,6 +88,7 @@ fn decrypt_file(
                 exit::INVALID_TREE_PATH_FORMAT,
                 format!("error parsing --extract path: {e}"),
             )
+            .sops_words(format!("error parsing --extract path: {e}"))
             .hint(r#"write it as '["key"]["nested"][0]'"#)
         })?,
         None => Vec::new(),

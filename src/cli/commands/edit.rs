@@ -23,6 +23,7 @@ fn example(format: Format) -> &'static str {
         Format::Json => "{\n\t\"hello\": \"Welcome to SOPS! Edit this file as you please!\",\n\t\"example_key\": \"example_value\",\n\t\"example_array\": [\n\t\t\"example_value1\",\n\t\t\"example_value2\"\n\t],\n\t\"example_number\": 1234.5678,\n\t\"example_booleans\": [\n\t\ttrue,\n\t\tfalse\n\t]\n}\n",
         Format::Dotenv => "hello=Welcome to SOPS! Edit this file as you please!\nexample_key=example_value\n",
         Format::Ini => "[Welcome!]\nhello = Welcome to SOPS! Edit this file as you please!\nexample_key = example_value\n",
+        Format::Toml => "hello = \"Welcome to SOPS! Edit this file as you please!\"\nexample_key = \"example_value\"\n# Example comment\nexample_array = [\"example_value1\", \"example_value2\"]\nexample_number = 1234.5678\nexample_booleans = [true, false]\n",
         Format::Binary => "Welcome to SOPS! Edit this file as you please!",
     }
 }
@@ -161,7 +162,8 @@ pub fn run(global: &GlobalArgs, args: &EditArgs) -> Result<(), CliError> {
             return Err(CliError::new(
                 exit::FILE_HAS_NOT_BEEN_MODIFIED,
                 "File has not changed, exiting.",
-            ));
+            )
+            .sops_words("File has not changed, exiting."));
         }
         match parse_edit(&target, &edited, args.show_master_keys) {
             Ok((doc, meta)) => {

@@ -29,14 +29,12 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
         }
         if args.format.filename_override.is_none() {
             return Err(CliError::new(exit::ERROR_CONFLICTING_PARAMETERS, "must specify --filename-override when reading from stdin")
+                .sops_words("Error: must specify --filename-override when reading from stdin")
                 .hint("the name decides the format and the .sops.yaml rule, e.g. --filename-override secrets.yaml"));
         }
     }
     if args.in_place && args.output.is_some() {
-        return Err(CliError::new(
-            exit::ERROR_CONFLICTING_PARAMETERS,
-            "cannot operate on both --output and --in-place",
-        ));
+        return Err(exit::output_and_in_place());
     }
     let file = file.map(|f| io::existing_file(f)).transpose()?;
     let service = crate::cli::plan::key_service(global);
@@ -180,11 +178,9 @@ impl Wanted {
         service: &dyn rsops::keys::KeyService,
     ) -> Result<NewFileKeys, CliError> {
         let Some((groups, threshold)) = &self.groups else {
-            return Err(CliError::new(
-                exit::ERROR_GENERIC,
-                "config file not found, or has no creation rules, and no keys provided through command line options",
-            )
-            .hint("pass --age RECIPIENT or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"));
+            return Err(CliError::new(exit::ERROR_GENERIC, NO_KEYS)
+                .sops_words(NO_KEYS)
+                .hint("pass --age RECIPIENT or --pgp FINGERPRINT, or add a creation rule to .sops.yaml"));
         };
         Ok(NewFileKeys {
             master_keys: file::master_keys(service, groups)?,
@@ -224,3 +220,6 @@ impl NewFileKeys {
         }
     }
 }
+
+/// sops's words when neither flags nor `.sops.yaml` name a key.
+const NO_KEYS: &str = "config file not found, or has no creation rules, and no keys provided through command line options";

@@ -4,10 +4,7 @@ use crate::cli::{io, plan};
 
 /// Prints `{"encrypted":true}` when the file has sops metadata with a version and a MAC.
 pub fn run(global: &GlobalArgs, args: &FileStatusArgs) -> Result<(), CliError> {
-    let file = args
-        .file
-        .as_deref()
-        .ok_or_else(|| CliError::new(exit::NO_FILE_SPECIFIED, "no file specified"))?;
+    let file = args.file.as_deref().ok_or_else(exit::no_file_specified)?;
     let format_args = crate::cli::args::FormatArgs {
         input_type: args.input_type.clone(),
         ..Default::default()

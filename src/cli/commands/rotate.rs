@@ -47,15 +47,9 @@ pub fn changed_groups(
 
 pub fn run(global: &GlobalArgs, args: &RotateArgs) -> Result<(), CliError> {
     if args.in_place && args.output.is_some() {
-        return Err(CliError::new(
-            exit::ERROR_CONFLICTING_PARAMETERS,
-            "cannot operate on both --output and --in-place",
-        ));
+        return Err(exit::output_and_in_place());
     }
-    let file = args
-        .file
-        .as_deref()
-        .ok_or_else(|| CliError::new(exit::NO_FILE_SPECIFIED, "no file specified"))?;
+    let file = args.file.as_deref().ok_or_else(exit::no_file_specified)?;
     let progress = Reporter::status(global.quiet);
     progress.step(format!("rotate {}: decrypting", file.display()));
     let keys = crate::cli::plan::key_service(global);

@@ -14,6 +14,7 @@ fn tree_path(text: &str, what: &str) -> Result<Vec<PathComponent>, CliError> {
             exit::ERROR_INVALID_SET_FORMAT,
             format!("invalid {what} index format: {e}"),
         )
+        .sops_words(format!("Invalid {what} index format"))
         .hint(r#"write it as '["key"]["nested"][0]'"#)
     })
 }
@@ -23,6 +24,7 @@ fn tree_path(text: &str, what: &str) -> Result<Vec<PathComponent>, CliError> {
 fn json_value(text: &str) -> Result<Node, CliError> {
     let invalid = || {
         CliError::new(exit::ERROR_INVALID_SET_FORMAT, "the value is not valid JSON")
+            .sops_words("Value for --set is not valid JSON")
         .hint(r#"strings need JSON quotes, e.g. '"s3cr3t"'; numbers, true/false, objects and arrays are written as in JSON"#)
     };
     let wrapped = format!("{{\"v\": {text}\n}}");
