@@ -56,11 +56,11 @@ pub struct GlobalArgs {
     /// Indentation of YAML/JSON output
     #[arg(long, global = true, value_name = "N", allow_hyphen_values = true)]
     pub indent: Option<i64>,
-    /// Accepted for sops compatibility (rsops has no key service client yet)
-    #[arg(long, global = true, env = "SOPS_ENABLE_LOCAL_KEYSERVICE", num_args = 0..=1, default_missing_value = "true", hide = true)]
+    /// Use this process's own keys (false: only the --keyservice services)
+    #[arg(long, global = true, env = "SOPS_ENABLE_LOCAL_KEYSERVICE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub enable_local_keyservice: Option<String>,
-    /// Accepted for sops compatibility (rsops has no key service client yet)
-    #[arg(long, global = true, env = "SOPS_KEYSERVICE", hide = true)]
+    /// Also use the key service at URI (unix:///path.sock, tcp://host:port); repeatable; env SOPS_KEYSERVICE
+    #[arg(long, global = true, value_name = "URI")]
     pub keyservice: Vec<String>,
 }
 
@@ -213,6 +213,31 @@ pub enum Command {
     /// Print a shell completion script
     #[command(after_help = help::COMPLETION)]
     Completion(CompletionArgs),
+    /// Serve this process's keys to sops/rsops clients (sops's key service protocol)
+    Keyservice(KeyserviceArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyserviceArgs {
+    /// Network to listen on: tcp or unix
+    #[arg(
+        long,
+        visible_alias = "net",
+        default_value = "tcp",
+        value_name = "NETWORK"
+    )]
+    pub network: String,
+    /// Address to listen on, e.g. 127.0.0.1:5000 or /tmp/sops.sock
+    #[arg(
+        long,
+        visible_alias = "addr",
+        default_value = "127.0.0.1:5000",
+        value_name = "ADDRESS"
+    )]
+    pub address: String,
+    /// Ask on the terminal before answering each request
+    #[arg(long)]
+    pub prompt: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -481,7 +506,7 @@ pub struct LegacyArgs {
 
 /// Words that are no rsops subcommand but would be read as one: sops's subcommands rsops does not
 /// have, and common guesses.
-const KNOWN_WORDS: &[&str] = &["publish", "keyservice", "version", "completions", "h"];
+const KNOWN_WORDS: &[&str] = &["publish", "version", "completions", "h"];
 
 /// A typo is at most this many edits from a subcommand's name.
 const MAX_TYPO_DISTANCE: usize = 2;

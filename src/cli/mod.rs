@@ -6,6 +6,7 @@ pub mod exit;
 mod help;
 mod io;
 pub mod key_flags;
+mod key_services;
 mod plan;
 mod ui;
 
@@ -76,6 +77,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::ExecEnv(a)) => child_exit(commands::exec::run_env(global, a)),
         Some(Command::ExecFile(a)) => child_exit(commands::exec::run_file(global, a)),
         Some(Command::Completion(a)) => completion(a.shell),
+        Some(Command::Keyservice(a)) => commands::keyservice::run(global, a),
         None => legacy(global, &cli.legacy),
     }
 }

@@ -7,17 +7,17 @@ use super::key_flags::{BackendFlags, Role};
 use rsops::config::{find_config, ConfigFile, KeySpec, RuleConfig};
 use rsops::keys::logged::Logged;
 use rsops::keys::registry::{split_list, SpecError, SpecOptions, BACKENDS};
-use rsops::keys::{EnvKeys, KeyService};
+use rsops::keys::KeyService;
 
 use rsops::metadata::PartialRule;
 use rsops::stores::{store_for, Format, Store, StoreOptions};
 use std::path::{Path, PathBuf};
 
-/// The key service every command hands to the library: the environment's keys, and with
-/// `--verbose` a log on stderr of which key opened (or failed to open) the data key and which
-/// keys a new one was wrapped for.
+/// The key service every command hands to the library: the environment's keys and any
+/// `--keyservice`, and with `--verbose` a log on stderr of which key opened (or failed to open)
+/// the data key and which keys a new one was wrapped for.
 pub fn key_service(global: &GlobalArgs) -> Box<dyn KeyService> {
-    let keys = EnvKeys::from_env();
+    let keys = super::key_services::compose(global);
     if global.verbose {
         Box::new(Logged::new(keys, super::ui::verbose_line))
     } else {

@@ -6,6 +6,7 @@ pub mod exec;
 pub mod filestatus;
 pub mod groups;
 pub mod k8s;
+pub mod keyservice;
 pub mod rotate;
 pub mod set;
 pub mod updatekeys;

@@ -4,8 +4,10 @@
 
 #[cfg(feature = "hc-vault")]
 mod client;
+mod uri;
 #[cfg(feature = "hc-vault")]
 pub use client::*;
+pub use uri::parse_uri;
 
 use crate::config::Section;
 use crate::keys::discovery::Env;
