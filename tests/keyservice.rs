@@ -28,24 +28,47 @@ struct KeyServer {
 impl KeyServer {
     /// `tool keyservice --verbose` with `holder`'s keys and `env`; waits for its socket.
     fn start(tool: &Tool, holder: &Sandbox, env: &[(&str, String)]) -> KeyServer {
+        KeyServer::start_with(tool, holder, env, None)
+    }
+
+    /// With `--prompt`, `answers` on its stdin and its stdout kept in `server.out`.
+    fn prompting(tool: &Tool, holder: &Sandbox, answers: &str) -> KeyServer {
+        KeyServer::start_with(tool, holder, &[], Some(answers))
+    }
+
+    fn start_with(
+        tool: &Tool,
+        holder: &Sandbox,
+        env: &[(&str, String)],
+        answers: Option<&str>,
+    ) -> KeyServer {
         let dir = tempfile::Builder::new()
             .prefix("ks")
             .tempdir_in("/tmp")
             .unwrap();
         let socket = dir.path().join("s.sock");
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
+        let out = std::fs::File::create(dir.path().join("server.out")).unwrap();
         let mut cmd = holder.command(tool, &holder.work());
         cmd.arg("keyservice")
             .args(["--network", "unix", "--address"])
             .arg(&socket)
             .arg("--verbose")
             .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-            .stdout(Stdio::null())
+            .stdout(out)
             .stderr(log);
+        if answers.is_some() {
+            cmd.arg("--prompt").stdin(Stdio::piped());
+        }
         let mut server = KeyServer {
             child: cmd.spawn().expect("start the key service"),
             dir,
         };
+        if let Some(answers) = answers {
+            use std::io::Write;
+            let mut stdin = server.child.stdin.take().unwrap();
+            stdin.write_all(answers.as_bytes()).unwrap();
+        }
         let deadline = Instant::now() + Duration::from_secs(30);
         while !socket.exists() {
             if let Ok(Some(status)) = server.child.try_wait() {
@@ -75,6 +98,10 @@ impl KeyServer {
 
     fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("server.log")).unwrap_or_default()
+    }
+
+    fn out(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("server.out")).unwrap_or_default()
     }
 }
 
@@ -117,12 +144,17 @@ impl KeylessClient {
         }
     }
 
-    /// `tool --keyservice URI --enable-local-keyservice=false args…` (global flags first, as
-    /// sops wants them).
+    /// `tool SUBCOMMAND --keyservice URI --enable-local-keyservice=false args…`: sops reads
+    /// these flags after the subcommand only (before it, they are silently ignored).
     fn remote(&self, tool: &Tool, server: &KeyServer, args: &[&str]) -> Outcome {
         let uri = server.uri();
-        let mut all = vec!["--keyservice", &uri, "--enable-local-keyservice=false"];
-        all.extend_from_slice(args);
+        let mut all = vec![
+            args[0],
+            "--keyservice",
+            &uri,
+            "--enable-local-keyservice=false",
+        ];
+        all.extend_from_slice(&args[1..]);
         self.run(tool, &all)
     }
 }
@@ -254,10 +286,31 @@ fn rsops_client_through_sops_keyservice_age_and_pgp() {
     // rsops's own --verbose, as a client: which key opened the data key, never the key.
     let client = KeylessClient::new();
     client.sandbox.put("enc.yaml", &encrypted);
-    let out = client.remote(&rsops(), &server, &["--verbose", "decrypt", "enc.yaml"]);
+    let out = client.remote(&rsops(), &server, &["decrypt", "--verbose", "enc.yaml"]);
     assert_eq!(out.stdout, PLAIN, "{}", out.summary());
     assert!(String::from_utf8_lossy(&out.stderr).contains("connecting to key service unix://"));
     assert_no_secret(&out.stderr, &data_key(&encrypted), "rsops --verbose");
+    // The environment's spelling, and a command that unwraps and wraps (rotate) through it.
+    let mut cmd = client.sandbox.command(&rsops(), &client.sandbox.work());
+    let rotated = cmd
+        .env("SOPS_KEYSERVICE", server.uri())
+        .env("SOPS_ENABLE_LOCAL_KEYSERVICE", "false")
+        .args(["rotate", "-i", "enc.yaml"])
+        .output()
+        .unwrap();
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    let after = std::fs::read(client.sandbox.work().join("enc.yaml")).unwrap();
+    assert_ne!(
+        data_key(&after),
+        data_key(&encrypted),
+        "rotate made a new data key"
+    );
+    holder.put("rotated.yaml", &after);
+    assert_eq!(ok(holder.run(&sops(), &["decrypt", "rotated.yaml"])), PLAIN);
 }
 
 #[test]
@@ -323,4 +376,66 @@ fn a_service_that_is_down_fails_with_the_key_report() {
     );
     assert!(err.contains("rpc error: code = Unavailable"), "{err}");
     assert!(err.contains(&uri), "{err}");
+}
+
+/// A server that accepts connections and never answers: the client gives up after
+/// `RSOPS_KEYSERVICE_TIMEOUT` with gRPC's DeadlineExceeded (or Unavailable, when the HTTP/2
+/// handshake is what never completes), names the service, and hints at it.
+#[test]
+fn a_service_that_never_answers_is_given_up_on() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let uri = format!("tcp://{}", silent.local_addr().unwrap());
+    let holder = Sandbox::new(&[Key::Age1]);
+    holder.put("plain.yaml", PLAIN);
+    let recipient = Key::Age1.recipient();
+    let encrypted = ok(holder.run(&rsops(), &["encrypt", "--age", &recipient, "plain.yaml"]));
+    let client = KeylessClient::new();
+    client.sandbox.put("enc.yaml", &encrypted);
+    let out = client.sandbox.run_in(
+        &rsops(),
+        &client.sandbox.work(),
+        &[
+            "decrypt",
+            "--keyservice",
+            &uri,
+            "--enable-local-keyservice=false",
+            "enc.yaml",
+        ],
+        &[("RSOPS_KEYSERVICE_TIMEOUT", "2")],
+    );
+    assert_eq!(out.code, 128, "{}", out.summary());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("code = DeadlineExceeded") || err.contains("code = Unavailable"),
+        "{err}"
+    );
+    assert!(err.contains("within 2s") && err.contains(&uri), "{err}");
+    assert!(err.contains("hint: start the key service"), "{err}");
+    drop(silent);
+}
+
+/// `--prompt`: the first request is refused ("n"), the second served ("y"); sops sees the
+/// refusal in gRPC's words.
+#[test]
+fn prompt_refuses_then_allows_a_sops_client() {
+    let holder = Sandbox::new(&[Key::Age1]);
+    holder.put("plain.yaml", PLAIN);
+    let recipient = Key::Age1.recipient();
+    let encrypted = ok(holder.run(&rsops(), &["encrypt", "--age", &recipient, "plain.yaml"]));
+    let server = KeyServer::prompting(&rsops(), &holder, "n\ny\n");
+    let client = KeylessClient::new();
+    client.sandbox.put("enc.yaml", &encrypted);
+    let refused = client.remote(&sops(), &server, &["decrypt", "enc.yaml"]);
+    assert_eq!(refused.code, 128, "{}", refused.summary());
+    let err = String::from_utf8_lossy(&refused.stderr);
+    assert!(err.contains("code = PermissionDenied"), "{err}");
+    // sops wraps its report at 80 columns.
+    assert!(err.contains("desc = Request rejected"), "{err}");
+    let served = ok(client.remote(&sops(), &server, &["decrypt", "enc.yaml"]));
+    assert_eq!(served, PLAIN);
+    let asked = server.out();
+    let question = format!(
+        "Received decrypt request using age key with recipient {recipient}. Respond to request? (y/n): "
+    );
+    assert_eq!(asked.matches(&question).count(), 2, "{asked}");
 }

@@ -32,17 +32,33 @@ pub fn compose(global: &GlobalArgs) -> Box<dyn KeyService> {
 
 #[cfg(feature = "keyservice")]
 fn remote(global: &GlobalArgs, endpoint: Endpoint) -> Option<Box<dyn KeyService>> {
-    use rsops::keys::remote::{RemoteKeys, Timeouts};
+    use rsops::keys::remote::RemoteKeys;
     if global.verbose {
         super::ui::verbose_line(&format!("connecting to key service {endpoint}"));
     }
-    match RemoteKeys::new(endpoint, Timeouts::default()) {
+    match RemoteKeys::new(endpoint, timeouts()) {
         Ok(remote) => Some(Box::new(remote)),
         Err(e) => {
             eprintln!("warning: cannot start the key service client, skipping: {e}");
             None
         }
     }
+}
+
+/// `RSOPS_KEYSERVICE_TIMEOUT` (seconds) bounds each answer, and the connection too when
+/// shorter than the default.
+#[cfg(feature = "keyservice")]
+fn timeouts() -> rsops::keys::remote::Timeouts {
+    let mut timeouts = rsops::keys::remote::Timeouts::default();
+    let seconds = std::env::var("RSOPS_KEYSERVICE_TIMEOUT")
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .filter(|&s| s > 0);
+    if let Some(seconds) = seconds {
+        timeouts.call = std::time::Duration::from_secs(seconds);
+        timeouts.connect = timeouts.connect.min(timeouts.call);
+    }
+    timeouts
 }
 
 #[cfg(not(feature = "keyservice"))]

@@ -149,8 +149,7 @@ impl Connection {
                 grpc.ready()
                     .await
                     .map_err(|e| tonic::Status::unavailable(error_chain(&e)))?;
-                let mut request = tonic::Request::new(request);
-                request.set_timeout(deadline);
+                let request = tonic::Request::new(request);
                 let codec = tonic::codec::ProstCodec::<Req, Resp>::default();
                 let path = http::uri::PathAndQuery::from_static(path);
                 grpc.unary(request, path, codec).await

@@ -9,7 +9,7 @@
 #[cfg(feature = "keyservice")]
 mod client;
 #[cfg(feature = "keyservice")]
-mod convert;
+pub mod convert;
 #[cfg(feature = "keyservice")]
 pub mod proto;
 #[cfg(feature = "keyservice")]
@@ -193,5 +193,40 @@ impl MasterKey for FirstOf {
             key: self.identity(),
             message: errors.join("; "),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoints_as_sops_documents_them() {
+        let unix = Endpoint::parse("unix:///tmp/sops.sock").unwrap();
+        assert_eq!(unix.target, Target::Unix(PathBuf::from("/tmp/sops.sock")));
+        assert_eq!(unix.to_string(), "unix:///tmp/sops.sock");
+        let tcp = Endpoint::parse("tcp://myserver.com:5000").unwrap();
+        assert_eq!(tcp.target, Target::Tcp("myserver.com:5000".into()));
+        for bad in ["/tmp/sock", "unix://relative", "tcp://nohost", "http://h:1"] {
+            assert!(Endpoint::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn an_empty_chain_says_no_service_is_enabled() {
+        let none = KeyServices(Vec::new());
+        let err = none
+            .master_keys(&KeySpec::Age("age1x".into()))
+            .err()
+            .unwrap();
+        assert!(
+            err.to_string().contains("no key service is enabled"),
+            "{err}"
+        );
+        let stanza = KeyStanza::Age(crate::metadata::AgeStanza {
+            recipient: "age1x".into(),
+            enc: "e".into(),
+        });
+        assert!(none.unwrap(&stanza).is_none());
     }
 }

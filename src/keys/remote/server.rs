@@ -318,3 +318,127 @@ where
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::remote::{Endpoint, RemoteKeys, Timeouts};
+    use crate::keys::MasterKey;
+    use crate::metadata::KeyStanza;
+    use zeroize::Zeroizing;
+
+    /// Wraps by spelling the secret in hex behind a marker; unwraps only that spelling.
+    struct Spelled;
+
+    struct SpelledKey(KeySpec);
+
+    impl MasterKey for SpelledKey {
+        fn type_id(&self) -> &'static str {
+            self.0.backend().type_id()
+        }
+        fn identity(&self) -> String {
+            self.0.identity()
+        }
+        fn wrap(&self, secret: &[u8]) -> Result<KeyStanza, KeyError> {
+            stanza_of(&self.0, format!("spelled:{}", hex::encode(secret)))
+        }
+    }
+
+    impl KeyService for Spelled {
+        fn master_keys(&self, spec: &KeySpec) -> Result<Vec<Box<dyn MasterKey>>, KeyError> {
+            Ok(vec![Box::new(SpelledKey(spec.clone()))])
+        }
+        fn unwrap(&self, stanza: &KeyStanza) -> Option<Result<Zeroizing<Vec<u8>>, KeyError>> {
+            let spelled = stanza.enc().strip_prefix("spelled:")?;
+            Some(Ok(Zeroizing::new(hex::decode(spelled).unwrap())))
+        }
+    }
+
+    /// Allows requests for keys whose identity does not contain "deny", and keeps the log.
+    struct Gate(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+    impl Observer for Gate {
+        fn allow(&mut self, _: Operation, key: &KeySpec) -> bool {
+            !key.identity().contains("deny")
+        }
+        fn log(&mut self, line: &str) {
+            self.0.lock().unwrap().push(line.to_string());
+        }
+    }
+
+    /// A server on a fresh socket, answering with [`Spelled`] on a thread the test leaves
+    /// running (it ends with the test process).
+    fn start() -> (
+        tempfile::TempDir,
+        Endpoint,
+        std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    ) {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("s.sock");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let mut gate = Gate(log.clone());
+        std::thread::spawn(move || serve(Listener::Unix(listener), &Spelled, &mut gate));
+        let endpoint = Endpoint::parse(&format!("unix://{}", socket.display())).unwrap();
+        (dir, endpoint, log)
+    }
+
+    fn client(endpoint: Endpoint) -> RemoteKeys {
+        RemoteKeys::new(endpoint, Timeouts::default()).unwrap()
+    }
+
+    #[test]
+    fn a_client_wraps_and_unwraps_through_the_server() {
+        let (_dir, endpoint, log) = start();
+        let remote = client(endpoint);
+        let keys = remote
+            .master_keys(&KeySpec::Age("age1one,age1two".into()))
+            .unwrap();
+        assert_eq!(keys.len(), 2, "one request per age recipient");
+        let stanza = keys[1].wrap(b"SECRET").unwrap();
+        assert_eq!(stanza.identity(), "age1two");
+        assert_eq!(stanza.enc(), format!("spelled:{}", hex::encode("SECRET")));
+        let opened = remote.unwrap(&stanza).unwrap().unwrap();
+        assert_eq!(opened.as_slice(), b"SECRET");
+        let log = log.lock().unwrap().join("\n");
+        assert!(log.contains("decrypted a data key with age key with recipient age1two"));
+        assert!(!log.contains("SECRET") && !log.contains(&hex::encode("SECRET")));
+    }
+
+    #[test]
+    fn refusals_and_failures_reach_the_client_in_grpc_words() {
+        let (_dir, endpoint, _log) = start();
+        let remote = client(endpoint);
+        let denied = remote.master_keys(&KeySpec::Pgp("deny".into())).unwrap();
+        let err = denied[0].wrap(b"k").unwrap_err().to_string();
+        assert!(
+            err.contains("rpc error: code = PermissionDenied desc = Request rejected by user"),
+            "{err}"
+        );
+        let foreign = stanza_of(&KeySpec::GcpKms("p/k".into()), "not-spelled".into()).unwrap();
+        let err = remote.unwrap(&foreign).unwrap().unwrap_err().to_string();
+        assert!(
+            err.contains("code = Unknown") && err.contains("has no gcp_kms keys"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_service_that_is_down_is_reported_once_as_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let uri = format!("unix://{}/none.sock", dir.path().display());
+        let remote = client(Endpoint::parse(&uri).unwrap());
+        let stanza = stanza_of(&KeySpec::Age("age1x".into()), "e".into()).unwrap();
+        for _ in 0..2 {
+            let err = remote.unwrap(&stanza).unwrap().unwrap_err().to_string();
+            assert!(
+                err.contains("code = Unavailable") && err.contains(&uri),
+                "{err}"
+            );
+        }
+        // The local keys still answer first in a chain.
+        let spelled = stanza_of(&KeySpec::Age("age1x".into()), "spelled:00".into()).unwrap();
+        let chain = super::super::KeyServices(vec![Box::new(Spelled), Box::new(remote)]);
+        assert_eq!(chain.unwrap(&spelled).unwrap().unwrap().as_slice(), [0]);
+    }
+}
