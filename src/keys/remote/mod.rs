@@ -28,10 +28,13 @@ use zeroize::Zeroizing;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Endpoint {
     uri: String,
+    // Only the client (feature `keyservice`) dials it.
+    #[cfg_attr(not(feature = "keyservice"), allow(dead_code))]
     target: Target,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(not(feature = "keyservice"), allow(dead_code))]
 enum Target {
     Unix(PathBuf),
     /// `host:port`, resolved when connecting.
