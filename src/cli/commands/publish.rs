@@ -94,7 +94,7 @@ fn publish(
         {
             Payload::File(reencrypt(&target, encrypted, &rule, keys, &order)?)
         }
-        _ => Payload::File(io::read_input(Some(&target.path))?),
+        _ => Payload::File(io::read_input(Some(&target.path))?.to_vec()),
     };
     let vault_address = vault_address(&rule.destination);
     let shown = rule.destination.path(&name, &vault_address);
