@@ -7,7 +7,7 @@ mod common;
 
 use common::services::{aws_env, call, moto, openbao};
 use common::{rsops, sops, Key, Sandbox, Tool};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 const PLAIN: &[u8] = b"db:\n    user: admin\n    password: hunter2\nport: 5432\n";
 
@@ -26,7 +26,7 @@ fn encrypted_for_age1(sandbox: &Sandbox) -> Vec<u8> {
     out.stdout
 }
 
-fn publish(sandbox: &Sandbox, tool: &Tool, dir: &PathBuf, args: &[&str], env: &[(&str, &str)]) {
+fn publish(sandbox: &Sandbox, tool: &Tool, dir: &Path, args: &[&str], env: &[(&str, &str)]) {
     let mut all = vec!["publish", "--yes"];
     all.extend_from_slice(args);
     all.push("app.yaml");
