@@ -12,6 +12,7 @@ pub mod git;
 pub mod k8s;
 pub mod keys;
 pub mod metadata;
+pub mod publish;
 pub mod stores;
 pub mod sys;
 pub mod tree;

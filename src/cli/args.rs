@@ -56,11 +56,11 @@ pub struct GlobalArgs {
     /// Indentation of YAML/JSON output
     #[arg(long, global = true, value_name = "N", allow_hyphen_values = true)]
     pub indent: Option<i64>,
-    /// Accepted for sops compatibility (rsops has no key service client yet)
-    #[arg(long, global = true, env = "SOPS_ENABLE_LOCAL_KEYSERVICE", num_args = 0..=1, default_missing_value = "true", hide = true)]
+    /// Use this process's own keys (false: only the --keyservice services)
+    #[arg(long, global = true, env = "SOPS_ENABLE_LOCAL_KEYSERVICE", num_args = 0..=1, default_missing_value = "true", value_name = "BOOL")]
     pub enable_local_keyservice: Option<String>,
-    /// Accepted for sops compatibility (rsops has no key service client yet)
-    #[arg(long, global = true, env = "SOPS_KEYSERVICE", hide = true)]
+    /// Also use the key service at URI (unix:///path.sock, tcp://host:port); repeatable; env SOPS_KEYSERVICE
+    #[arg(long, global = true, value_name = "URI")]
     pub keyservice: Vec<String>,
 }
 
@@ -232,6 +232,50 @@ pub enum Command {
     Completion(CompletionArgs),
     /// Print the manual page (roff); read it with `rsops man | man -l -`
     Man,
+    /// Serve this process's keys to sops/rsops clients (sops's key service protocol)
+    Keyservice(KeyserviceArgs),
+    /// Publish a file (or, with --recursive, a directory) to its .sops.yaml destination_rules target
+    Publish(PublishArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PublishArgs {
+    /// Pre-approve every upload (no question on the terminal)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Drop the file extension from the destination name
+    #[arg(long)]
+    pub omit_extensions: bool,
+    /// Publish every file below a directory (names keep their relative path)
+    #[arg(long)]
+    pub recursive: bool,
+    /// Key types to try first, comma-separated (default age,pgp)
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+    pub file: PathBuf,
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct KeyserviceArgs {
+    /// Network to listen on: tcp or unix
+    #[arg(
+        long,
+        visible_alias = "net",
+        default_value = "tcp",
+        value_name = "NETWORK"
+    )]
+    pub network: String,
+    /// Address to listen on, e.g. 127.0.0.1:5000 or /tmp/sops.sock
+    #[arg(
+        long,
+        visible_alias = "addr",
+        default_value = "127.0.0.1:5000",
+        value_name = "ADDRESS"
+    )]
+    pub address: String,
+    /// Ask on the terminal before answering each request
+    #[arg(long)]
+    pub prompt: bool,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -507,7 +551,7 @@ pub struct LegacyArgs {
 
 /// Words that are no rsops subcommand but would be read as one: sops's subcommands rsops does not
 /// have, and common guesses.
-const KNOWN_WORDS: &[&str] = &["publish", "keyservice", "version", "completions", "h"];
+const KNOWN_WORDS: &[&str] = &["version", "completions", "h"];
 
 /// A typo is at most this many edits from a subcommand's name.
 const MAX_TYPO_DISTANCE: usize = 2;
@@ -662,7 +706,7 @@ mod tests {
             typo_of_subcommand("updatekey"),
             Some(Some("updatekeys".into()))
         );
-        assert_eq!(typo_of_subcommand("publish"), Some(None));
+        assert_eq!(typo_of_subcommand("version"), Some(None));
         for file in ["secrets.yaml", "prod/app", "Makefile", "database", ""] {
             assert_eq!(typo_of_subcommand(file), None, "{file}");
         }

@@ -190,6 +190,9 @@ impl From<rsops::file::Error> for CliError {
                 Some("lower the threshold with --shamir-secret-sharing-threshold")
             }
             E::Unset(_) => Some("use --idempotent to succeed when the value is already absent"),
+            E::Recover(_) if e.to_string().contains("the key service at") => Some(
+                "start the key service named above (`rsops keyservice` or `sops keyservice`) or fix --keyservice/SOPS_KEYSERVICE; without --enable-local-keyservice=false the local keys are tried first",
+            ),
             _ => None,
         };
         let mut err = CliError::new(code, e.to_string());

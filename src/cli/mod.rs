@@ -6,6 +6,7 @@ pub mod exit;
 mod help;
 mod io;
 pub mod key_flags;
+mod key_services;
 mod plan;
 mod ui;
 
@@ -81,6 +82,8 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::ExecFile(a)) => child_exit(commands::exec::run_file(global, a)),
         Some(Command::Completion(a)) => completion(a.shell),
         Some(Command::Man) => man_page(),
+        Some(Command::Keyservice(a)) => commands::keyservice::run(global, a),
+        Some(Command::Publish(a)) => commands::publish::run(global, a),
         None => legacy(global, &cli.legacy),
     }
 }

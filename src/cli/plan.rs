@@ -8,18 +8,18 @@ use rsops::config::{find_config, ConfigFile, KeySpec, RuleConfig};
 use rsops::keys::cache::Cached;
 use rsops::keys::logged::Logged;
 use rsops::keys::registry::{split_list, SpecError, SpecOptions, BACKENDS};
-use rsops::keys::{EnvKeys, KeyService};
+use rsops::keys::KeyService;
 
 use rsops::metadata::PartialRule;
 use rsops::stores::{store_for, Format, Store, StoreOptions};
 use std::path::{Path, PathBuf};
 
-/// The key service every command hands to the library: the environment's keys, each distinct
-/// wrapped data key unwrapped once per run (many files, one KMS call per data key), and with
-/// `--verbose` a log on stderr of which key opened (or failed to open) the data key and which
-/// keys a new one was wrapped for.
+/// The key service every command hands to the library: the environment's keys and any
+/// `--keyservice`, each distinct wrapped data key unwrapped once per run (many files, one KMS
+/// call per data key), and with `--verbose` a log on stderr of which key opened (or failed to open)
+/// the data key and which keys a new one was wrapped for.
 pub fn key_service(global: &GlobalArgs) -> Box<dyn KeyService> {
-    let keys = EnvKeys::from_env();
+    let keys = super::key_services::compose(global);
     let limit = concurrency();
     if global.verbose {
         // Logged inside the cache: the log shows the calls that really happen.

@@ -14,6 +14,7 @@ pub mod http;
 pub mod logged;
 pub mod pgp;
 pub mod registry;
+pub mod remote;
 pub mod shamir;
 
 use crate::config::KeySpec;

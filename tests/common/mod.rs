@@ -24,6 +24,9 @@ pub mod harden;
 pub mod k8s;
 /// A private working directory per workflow test with only the keys it names.
 pub mod lab;
+/// moto and OpenBao on free ports, killed on drop.
+#[cfg(feature = "aws-kms")]
+pub mod services;
 
 use std::collections::BTreeSet;
 use std::ffi::OsStr;

@@ -6,8 +6,10 @@
 mod allowlist;
 #[cfg(feature = "hc-vault")]
 mod client;
+mod uri;
 #[cfg(feature = "hc-vault")]
 pub use client::*;
+pub use uri::parse_uri;
 
 use crate::config::Section;
 use crate::keys::discovery::Env;
