@@ -28,6 +28,31 @@ Examples:
   git diff secrets.enc.yaml              (decrypted with your keys, masked without)
   rsops git check                        (refuse staged files a .sops.yaml rule says are secret)";
 
+pub const GIT_TEXTCONV: &str = "\
+Examples:
+  git config diff.sops.textconv 'rsops git textconv'   (what `rsops git setup` writes)
+  rsops git textconv secrets.enc.yaml    (decrypted; ENC<type:digest> per value without keys)";
+
+pub const GIT_MERGE_DRIVER: &str = "\
+Examples:
+  git config merge.sops.driver 'rsops git merge-driver %O %A %B %P'   (what `rsops git setup` writes)
+  echo '*.enc.yaml merge=sops' >> .gitattributes";
+
+pub const GIT_SETUP: &str = "\
+Examples:
+  rsops git setup                        (this repository, default patterns *.enc.yaml …)
+  rsops git setup --global --pattern 'secrets/*.yaml'";
+
+pub const GIT_CHECK: &str = "\
+Examples:
+  rsops git check                        (the staged changes; exit 1 lists unencrypted ones)
+  rsops git check --all                  (every tracked file)";
+
+pub const GIT_MERGETOOL: &str = "\
+Examples:
+  git config mergetool.meld.cmd 'meld \"$LOCAL\" \"$MERGED\" \"$REMOTE\"'
+  rsops git mergetool --tool meld secrets.enc.yaml";
+
 pub const FILESTATUS: &str = "\
 Examples:
   rsops filestatus secrets.yaml          ({\"encrypted\":true})

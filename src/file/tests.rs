@@ -153,3 +153,26 @@ fn unset_reports_a_missing_key() {
     let path = crate::tree::path::parse_tree_path(r#"["zz"]"#).unwrap();
     assert!(matches!(file.unset(&path), Err(Error::Unset(_))));
 }
+
+#[test]
+fn a_value_taken_from_another_version_keeps_its_ciphertext_under_the_same_data_key() {
+    let base = encrypted();
+    let mut theirs = open(&base, "alice").unwrap();
+    theirs
+        .set(&[PathComponent::Key("b".into())], Node::str("theirs"))
+        .unwrap();
+    let theirs_bytes = theirs.reseal(yaml().as_ref()).unwrap();
+    let theirs = open(&theirs_bytes, "alice").unwrap();
+    let mut ours = open(&base, "alice").unwrap();
+    assert!(ours.adopt_ivs(&theirs));
+    ours.set(&[PathComponent::Key("b".into())], Node::str("theirs"))
+        .unwrap();
+    let merged = ours.reseal(yaml().as_ref()).unwrap();
+    assert_eq!(lines_with(&merged, "b:"), lines_with(&theirs_bytes, "b:"));
+    assert_eq!(lines_with(&merged, "a:"), lines_with(&base, "a:"));
+
+    // Another data key: nothing is adopted.
+    let other = open(&encrypted(), "alice").unwrap();
+    let mut ours = open(&base, "alice").unwrap();
+    assert!(!ours.adopt_ivs(&other));
+}

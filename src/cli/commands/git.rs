@@ -27,15 +27,20 @@ pub struct GitArgs {
 #[derive(Subcommand, Debug)]
 pub enum GitCommand {
     /// Print a file for `git diff`: decrypted with your keys, masked without (never fails)
+    #[command(after_help = crate::cli::help::GIT_TEXTCONV)]
     Textconv(TextconvArgs),
     /// git merge driver: rsops git merge-driver %O %A %B %P
+    #[command(after_help = crate::cli::help::GIT_MERGE_DRIVER)]
     MergeDriver(MergeDriverArgs),
     /// Write the .gitattributes lines and git config entries for textconv and the merge driver
+    #[command(after_help = crate::cli::help::GIT_SETUP)]
     Setup(setup::SetupArgs),
     /// Refuse staged files that a .sops.yaml creation rule matches but that are not encrypted
+    #[command(after_help = crate::cli::help::GIT_CHECK)]
     Check(check::CheckArgs),
     /// Resolve a conflicted encrypted file in your merge tool (plaintext only in a private
     /// scratch directory), then encrypt and stage the result
+    #[command(after_help = crate::cli::help::GIT_MERGETOOL)]
     Mergetool(mergetool::MergetoolArgs),
 }
 

@@ -8,6 +8,7 @@ use crate::cli::exit::CliError;
 use crate::cli::{io, plan};
 use rsops::config::KeySpec;
 use rsops::file::{EncryptedFile, SopsFile};
+use rsops::git::merge::Same;
 use rsops::keys::KeyService;
 use rsops::stores::Store;
 use rsops::tree::Document;
@@ -60,7 +61,11 @@ pub fn previous_version(
         Ok(previous) => Ok(Some(previous)),
         Err(e) => {
             if !global.quiet {
-                let reason = e.message().unwrap_or("it cannot be opened");
+                // The first line only: a key-recovery failure goes on with a report per key.
+                let reason = e
+                    .message()
+                    .and_then(|m| m.lines().next())
+                    .unwrap_or("it cannot be opened");
                 eprintln!("rsops: not reusing {name}: {reason}; encrypting with a new data key");
             }
             Ok(None)
@@ -128,7 +133,7 @@ pub fn reencrypt(
         file.set_partial(wanted.partial.clone(), wanted.mac_only);
         changed = true;
     }
-    if !changed && file.document() == &doc {
+    if !changed && file.document().same(&doc) {
         return Ok(bytes);
     }
     file.replace(doc, None);
