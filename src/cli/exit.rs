@@ -264,3 +264,32 @@ impl From<rsops::config::ConfigError> for CliError {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_quote_matches_go_percent_q() {
+        assert_eq!(go_quote("/tmp/a b.yaml"), r#""/tmp/a b.yaml""#);
+        assert_eq!(go_quote("a\"b\\c\n"), r#""a\"b\\c\n""#);
+        assert_eq!(go_quote("x\u{1}"), r#""x\x01""#);
+    }
+
+    #[test]
+    fn mac_lines_keep_sops_words_and_show_no_hash() {
+        for e in [
+            rsops::file::Error::MacMismatch,
+            rsops::file::Error::MacMissing,
+        ] {
+            let line = sops_line(&e).unwrap();
+            assert!(line.starts_with("MAC mismatch. File has "), "{line}");
+            assert!(
+                !line
+                    .chars()
+                    .any(|c| c.is_ascii_hexdigit() && c.is_ascii_digit()),
+                "{line}"
+            );
+        }
+    }
+}
