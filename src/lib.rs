@@ -11,6 +11,7 @@ pub mod file;
 pub mod k8s;
 pub mod keys;
 pub mod metadata;
+pub mod publish;
 pub mod stores;
 pub mod sys;
 pub mod tree;

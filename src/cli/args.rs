@@ -215,6 +215,25 @@ pub enum Command {
     Completion(CompletionArgs),
     /// Serve this process's keys to sops/rsops clients (sops's key service protocol)
     Keyservice(KeyserviceArgs),
+    /// Publish a file (or, with --recursive, a directory) to its .sops.yaml destination_rules target
+    Publish(PublishArgs),
+}
+
+#[derive(Args, Debug, Clone)]
+pub struct PublishArgs {
+    /// Pre-approve every upload (no question on the terminal)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Drop the file extension from the destination name
+    #[arg(long)]
+    pub omit_extensions: bool,
+    /// Publish every file below a directory (names keep their relative path)
+    #[arg(long)]
+    pub recursive: bool,
+    /// Key types to try first, comma-separated (default age,pgp)
+    #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
+    pub decryption_order: Option<String>,
+    pub file: PathBuf,
 }
 
 #[derive(Args, Debug, Clone)]
@@ -506,7 +525,7 @@ pub struct LegacyArgs {
 
 /// Words that are no rsops subcommand but would be read as one: sops's subcommands rsops does not
 /// have, and common guesses.
-const KNOWN_WORDS: &[&str] = &["publish", "version", "completions", "h"];
+const KNOWN_WORDS: &[&str] = &["version", "completions", "h"];
 
 /// A typo is at most this many edits from a subcommand's name.
 const MAX_TYPO_DISTANCE: usize = 2;

@@ -78,6 +78,7 @@ fn dispatch(cli: Cli) -> Result<(), CliError> {
         Some(Command::ExecFile(a)) => child_exit(commands::exec::run_file(global, a)),
         Some(Command::Completion(a)) => completion(a.shell),
         Some(Command::Keyservice(a)) => commands::keyservice::run(global, a),
+        Some(Command::Publish(a)) => commands::publish::run(global, a),
         None => legacy(global, &cli.legacy),
     }
 }

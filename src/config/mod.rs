@@ -8,6 +8,9 @@ use crate::tree::{ListItem, Map, Node, Scalar};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
+mod destination;
+pub use destination::{Destination, DestinationRule};
+
 pub const CONFIG_FILE_NAME: &str = ".sops.yaml";
 
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +48,8 @@ pub struct ConfigFile {
     pub path: PathBuf,
     /// `None` when the file has no `creation_rules` key at all (sops then treats it as absent).
     creation_rules: Option<Vec<Map>>,
+    /// `destination_rules` (for `publish`), see `destination.rs`.
+    destination_rules: Vec<Map>,
     pub stores: StoreOptions,
 }
 
@@ -316,6 +321,13 @@ impl ConfigFile {
                     .collect::<Result<Vec<_>, _>>()?,
             ),
         };
+        let destination_rules = root
+            .get("destination_rules")
+            .map(list_values)
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|r| r.as_map().cloned())
+            .collect();
         let mut stores = StoreOptions::default();
         if let Some(Node::Map(s)) = root.get("stores") {
             if let Some(i) = store_indent(&ctx, s, "yaml")? {
@@ -332,6 +344,7 @@ impl ConfigFile {
         Ok(ConfigFile {
             path: path.to_path_buf(),
             creation_rules,
+            destination_rules,
             stores,
         })
     }

@@ -7,6 +7,7 @@ pub mod filestatus;
 pub mod groups;
 pub mod k8s;
 pub mod keyservice;
+pub mod publish;
 pub mod rotate;
 pub mod set;
 pub mod updatekeys;

@@ -38,6 +38,11 @@ fn dns_suffix(arn: &str) -> &'static str {
     }
 }
 
+/// The endpoint of another AWS service (S3 for `publish`), with the same overrides.
+pub fn service_endpoint(service: &str, region: &str) -> String {
+    endpoint(service, region, "")
+}
+
 /// `AWS_ENDPOINT_URL_<SERVICE>`, else `AWS_ENDPOINT_URL`, else the regional endpoint.
 fn endpoint(service: &str, region: &str, arn: &str) -> String {
     let specific = format!("AWS_ENDPOINT_URL_{}", service.to_uppercase());

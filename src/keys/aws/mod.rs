@@ -13,7 +13,7 @@ mod sts;
 #[cfg(feature = "aws-kms")]
 pub use client::*;
 #[cfg(feature = "aws-kms")]
-pub use credentials::Credentials;
+pub use credentials::{resolve as resolve_credentials, Context as CredentialContext, Credentials};
 #[cfg(feature = "aws-kms")]
 pub use sign::sign_request;
 
