@@ -114,3 +114,39 @@ pub fn aws_env(moto: &Server) -> Vec<(&'static str, String)> {
         ("AWS_EC2_METADATA_DISABLED", "true".into()),
     ]
 }
+
+/// The OpenBao dev server (root token `root`), with a KV v1 engine mounted at `kv1/` beside the
+/// dev server's KV v2 `secret/`.
+pub fn openbao() -> Server {
+    let port = free_port();
+    let mut cmd = Command::new(tool("bao", "BAO_BIN"));
+    cmd.args([
+        "server",
+        "-dev",
+        "-dev-root-token-id=root",
+        &format!("-dev-listen-address=127.0.0.1:{port}"),
+    ]);
+    let server = Server::start(cmd, port, "/v1/sys/health");
+    let body = br#"{"type":"kv","options":{"version":"1"}}"#;
+    let url = format!("{}/v1/sys/mounts/kv1", server.base);
+    let r = Client::new()
+        .send(
+            &Request::new("POST", &url)
+                .header("x-vault-token", "root")
+                .body(body.to_vec()),
+            |_| false,
+        )
+        .unwrap();
+    assert!(r.is_success(), "mount kv1: HTTP {}", r.status);
+    server
+}
+
+/// An unauthenticated call to a test server (moto accepts them); returns status and body.
+pub fn call(method: &str, url: &str, token: Option<&str>) -> (u16, Vec<u8>) {
+    let mut request = Request::new(method, url);
+    if let Some(token) = token {
+        request = request.header("x-vault-token", token);
+    }
+    let r = Client::new().send(&request, |_| false).unwrap();
+    (r.status, r.body.to_vec())
+}
