@@ -105,7 +105,7 @@ fn a_mistyped_subcommand_is_an_error_and_opens_no_editor() {
     let sandbox = Sandbox::new(&[]);
     // An editor that would "succeed": without the check, rsops would create the file.
     let env = [("EDITOR", "true"), ("SOPS_EDITOR", "true")];
-    for (typo, suggestion) in [("completoin", Some("completion")), ("publish", None)] {
+    for (typo, suggestion) in [("completoin", Some("completion")), ("version", None)] {
         let out = sandbox.run_in(&rsops(), &sandbox.work(), &[typo], &env);
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.code, 2, "{}", out.summary());
