@@ -119,6 +119,22 @@ fn vault_kv_v1_and_v2_on_openbao_as_sops_publishes_it() {
         );
         let dir = project(&sandbox, &format!("v1-{}", tool.name), &v1, &encrypted);
         publish(&sandbox, &tool, &dir, &[], &env);
+        // --recursive: every file below the directory, named by its relative path.
+        let tree = format!("tree-{}", tool.name);
+        let config = format!(
+            "destination_rules:\n- vault_address: {}\n  vault_path: tree-{}\n",
+            bao.base, tool.name
+        );
+        sandbox.put(&format!("{tree}/.sops.yaml"), config.as_bytes());
+        sandbox.put(&format!("{tree}/files/b.yaml"), &encrypted);
+        sandbox.put(&format!("{tree}/files/sub/a.yaml"), &encrypted);
+        let out = sandbox.run_in(
+            &tool,
+            &sandbox.work().join(&tree),
+            &["publish", "--yes", "--recursive", "files"],
+            &env,
+        );
+        assert!(out.ok(), "{}", out.summary());
     }
     let read = |path: &str| -> serde_json::Value {
         let (status, body) = call("GET", &format!("{}/v1/{path}", bao.base), Some("root"));
@@ -134,4 +150,10 @@ fn vault_kv_v1_and_v2_on_openbao_as_sops_publishes_it() {
     let v1_rsops = read("kv1/rsops/app.yaml")["data"].clone();
     assert_eq!(v1_rsops, v1_sops);
     assert_eq!(v1_sops, v2_sops);
+    for name in ["b.yaml", "sub/a.yaml"] {
+        let by_sops = read(&format!("secret/data/tree-sops/{name}"))["data"]["data"].clone();
+        let by_rsops = read(&format!("secret/data/tree-rsops/{name}"))["data"]["data"].clone();
+        assert_eq!(by_rsops, by_sops, "{name}");
+        assert_eq!(by_sops, v2_sops, "{name}");
+    }
 }
