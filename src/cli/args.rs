@@ -231,10 +231,13 @@ pub enum Command {
     #[command(after_help = help::COMPLETION)]
     Completion(CompletionArgs),
     /// Print the manual page (roff); read it with `rsops man | man -l -`
+    #[command(after_help = help::MAN)]
     Man,
     /// Serve this process's keys to sops/rsops clients (sops's key service protocol)
+    #[command(after_help = help::KEYSERVICE)]
     Keyservice(KeyserviceArgs),
     /// Publish a file (or, with --recursive, a directory) to its .sops.yaml destination_rules target
+    #[command(after_help = help::PUBLISH)]
     Publish(PublishArgs),
 }
 

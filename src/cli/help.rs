@@ -168,3 +168,20 @@ Examples:
   rsops completion bash > ~/.local/share/bash-completion/completions/rsops
   rsops completion zsh > \"${fpath[1]}/_rsops\"
   rsops completion fish > ~/.config/fish/completions/rsops.fish";
+
+pub const MAN: &str = "\
+Examples:
+  rsops man | man -l -
+  rsops man > ~/.local/share/man/man1/rsops.1";
+
+pub const KEYSERVICE: &str = "\
+Examples:
+  rsops keyservice                                        (tcp, 127.0.0.1:5000, as sops)
+  rsops keyservice --network unix --address /tmp/sops.sock --prompt
+  rsops --keyservice unix:///tmp/sops.sock --enable-local-keyservice=false decrypt secrets.yaml";
+
+pub const PUBLISH: &str = "\
+Examples:
+  rsops publish --yes secrets/prod.yaml      (to the bucket or Vault path of its destination_rule)
+  rsops publish --yes --recursive secrets/   (every file below, named by its relative path)
+  rsops publish --omit-extensions app.yaml   (asks before uploading; stored as `app`)";
