@@ -255,6 +255,7 @@ pub struct PublishArgs {
     /// Key types to try first, comma-separated (default age,pgp)
     #[arg(long, env = "SOPS_DECRYPTION_ORDER", value_name = "TYPES")]
     pub decryption_order: Option<String>,
+    /// The encrypted file to publish (a directory with --recursive)
     pub file: PathBuf,
 }
 
