@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::services::{aws_env, call, moto, openbao};
+use common::services::{aws_env, call, gcs_stand_in, moto, openbao};
 use common::{rsops, sops, Key, Sandbox, Tool};
 use std::path::{Path, PathBuf};
 
@@ -98,6 +98,45 @@ fn s3_on_moto_as_sops_publishes_it() {
         let out = reader.run(&sops(), &["decrypt", &format!("{name}.yaml")]);
         assert_eq!(out.stdout, PLAIN, "{name}'s object: {}", out.summary());
     }
+}
+
+#[test]
+#[cfg(feature = "gcp-kms")]
+fn gcs_on_a_stand_in_as_sops_publishes_it() {
+    let gcs = gcs_stand_in();
+    let host = gcs.base.trim_start_matches("http://").to_string();
+    // No credentials anywhere: against an emulator neither tool may ask for a token.
+    let env = [
+        ("STORAGE_EMULATOR_HOST", host.as_str()),
+        (
+            "GOOGLE_APPLICATION_CREDENTIALS",
+            "/nonexistent/rsops-test-credentials.json",
+        ),
+    ];
+    let sandbox = Sandbox::new(&[Key::Age1]);
+    let encrypted = encrypted_for_age1(&sandbox);
+    for tool in [sops(), rsops()] {
+        let config = format!(
+            "destination_rules:\n- gcs_bucket: pub\n  gcs_prefix: {}/nested/\n",
+            tool.name
+        );
+        let dir = project(&sandbox, &format!("gcs-{}", tool.name), &config, &encrypted);
+        publish(&sandbox, &tool, &dir, &[], &env);
+    }
+    let get = |object: &str| {
+        let url = format!(
+            "{}/storage/v1/b/pub/o/{}?alt=media",
+            gcs.base,
+            rsops::keys::http::percent_encode(object)
+        );
+        let (status, body) = call("GET", &url, None);
+        assert_eq!(status, 200, "GET {object}");
+        body
+    };
+    let by_sops = get("sops/nested/app.yaml");
+    let by_rsops = get("rsops/nested/app.yaml");
+    assert_eq!(by_sops, encrypted, "sops uploads the file as it is");
+    assert_eq!(by_rsops, by_sops, "rsops uploads the same bytes as sops");
 }
 
 #[test]

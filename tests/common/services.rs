@@ -1,4 +1,5 @@
-//! Servers the key-backend suites talk to: moto (AWS KMS, S3) and the OpenBao dev server, each
+//! Servers the key-backend suites talk to: moto (AWS KMS, S3), the OpenBao dev server and a GCS
+//! stand-in (`tests/fixtures/gcs_stand_in.py`), each
 //! on a free 127.0.0.1 port, killed by pid when the guard drops (even on panic). The binaries
 //! come from `scripts/install-test-tools.sh` (`.tools/bin/moto_server`, `bao`).
 
@@ -84,6 +85,16 @@ pub fn moto() -> Server {
     let mut cmd = Command::new(tool("moto_server", "MOTO_SERVER_BIN"));
     cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()]);
     Server::start(cmd, port, "/moto-api/")
+}
+
+/// `tests/fixtures/gcs_stand_in.py` (the GCS JSON API's object uploads and `alt=media` reads,
+/// no auth) on a free port; `STORAGE_EMULATOR_HOST` is its `host:port`.
+pub fn gcs_stand_in() -> Server {
+    let port = free_port();
+    let mut cmd = Command::new("python3");
+    cmd.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/gcs_stand_in.py"))
+        .arg(port.to_string());
+    Server::start(cmd, port, "/__ready")
 }
 
 /// A new symmetric KMS key on `moto`; returns its ARN.

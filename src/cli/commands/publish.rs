@@ -1,7 +1,7 @@
 //! `rsops publish FILE|DIR`: sends files to the destination of their `.sops.yaml` destination
-//! rule, as sops 3.11 does (`cmd/sops/subcommand/publish`): S3 gets the encrypted file
+//! rule, as sops 3.11 does (`cmd/sops/subcommand/publish`): S3 and GCS get the encrypted file
 //! (re-encrypted for the rule's `recreation_rule` keys when it names any), Vault KV gets the
-//! decrypted values. GCS is not done yet.
+//! decrypted values.
 
 use crate::cli::args::{FormatArgs, GlobalArgs, PublishArgs};
 use crate::cli::commands::common::Target;
@@ -228,11 +228,20 @@ fn upload(
             }
             Ok(())
         }
-        (Destination::Gcs { .. }, _) => Err(CliError::new(
-            exit::ERROR_GENERIC,
-            "publishing to GCS is not supported by rsops yet",
-        )
-        .hint("publish to S3 or Vault, or use sops publish for GCS")),
+        #[cfg(feature = "gcp-kms")]
+        (Destination::Gcs { bucket, prefix }, Payload::File(bytes)) => {
+            let http = rsops::keys::http::Client::new();
+            // As sops's storage client: an emulator is reached over plain HTTP, without auth.
+            let emulator_host = std::env::var("STORAGE_EMULATOR_HOST")
+                .ok()
+                .filter(|h| !h.trim().is_empty());
+            let gcs = rsops::publish::gcs::Gcs {
+                http: &http,
+                emulator_host: emulator_host.as_deref(),
+            };
+            gcs.upload(bucket, &format!("{prefix}{name}"), bytes)
+                .map_err(publish_error)
+        }
         _ => {
             let _ = (name, payload, vault_address, publish_error);
             Err(CliError::new(

@@ -57,13 +57,15 @@ impl TokenCache {
         if let Some(t) = slot.as_ref() {
             return Ok(t.clone());
         }
-        let token = access_token(client)?;
+        let token = access_token(client, SCOPE)?;
         *slot = Some(token.clone());
         Ok(token)
     }
 }
 
-fn access_token(client: &Client) -> Result<Zeroizing<String>, String> {
+/// An OAuth2 access token for `scope` from the credentials the KMS backend uses (in the same
+/// order); `publish` to GCS asks for a Cloud Storage scope with it.
+pub fn access_token(client: &Client, scope: &str) -> Result<Zeroizing<String>, String> {
     if let Some(creds) = env("GOOGLE_CREDENTIALS") {
         // sops: a path if it names a file, else the JSON itself.
         let json = if std::path::Path::new(&creds).is_file() {
@@ -71,14 +73,14 @@ fn access_token(client: &Client) -> Result<Zeroizing<String>, String> {
         } else {
             Zeroizing::new(creds)
         };
-        return token_from_credentials_json(client, &json, "GOOGLE_CREDENTIALS");
+        return token_from_credentials_json(client, &json, "GOOGLE_CREDENTIALS", scope);
     }
     if let Some(token) = env("GOOGLE_OAUTH_ACCESS_TOKEN") {
         return Ok(Zeroizing::new(token.trim().to_string()));
     }
     if let Some(path) = env("GOOGLE_APPLICATION_CREDENTIALS") {
         let json = read_json_file(&path, "GOOGLE_APPLICATION_CREDENTIALS")?;
-        return token_from_credentials_json(client, &json, "GOOGLE_APPLICATION_CREDENTIALS");
+        return token_from_credentials_json(client, &json, "GOOGLE_APPLICATION_CREDENTIALS", scope);
     }
     let gcloud_adc = env("CLOUDSDK_CONFIG")
         .map(std::path::PathBuf::from)
@@ -93,9 +95,10 @@ fn access_token(client: &Client) -> Result<Zeroizing<String>, String> {
             client,
             &json,
             "gcloud application default credentials",
+            scope,
         );
     }
-    metadata_token().map_err(|reason| {
+    metadata_token(scope).map_err(|reason| {
         format!("no Google credentials found: set GOOGLE_APPLICATION_CREDENTIALS (service account JSON), GOOGLE_CREDENTIALS or GOOGLE_OAUTH_ACCESS_TOKEN, or run on Google Cloud (metadata server: {reason})")
     })
 }
@@ -110,6 +113,7 @@ fn token_from_credentials_json(
     client: &Client,
     text: &str,
     what: &str,
+    scope: &str,
 ) -> Result<Zeroizing<String>, String> {
     let json: serde_json::Value =
         serde_json::from_str(text).map_err(|_| format!("{what} is not valid JSON"))?;
@@ -119,7 +123,7 @@ fn token_from_credentials_json(
             let email = field("client_email").ok_or_else(|| format!("{what}: no client_email"))?;
             let pem = field("private_key").ok_or_else(|| format!("{what}: no private_key"))?;
             let token_uri = field("token_uri").unwrap_or(DEFAULT_TOKEN_URI);
-            let assertion = service_account_jwt(email, pem, field("private_key_id"), token_uri)
+            let assertion = service_account_jwt(email, pem, field("private_key_id"), token_uri, scope)
                 .map_err(|e| format!("{what}: {e}"))?;
             oauth_token(
                 client,
@@ -157,6 +161,7 @@ fn service_account_jwt(
     pem: &str,
     key_id: Option<&str>,
     audience: &str,
+    scope: &str,
 ) -> Result<String, String> {
     let der = Zeroizing::new(pem_body(pem).ok_or("private_key is not a PEM block")?);
     let key = ring::signature::RsaKeyPair::from_pkcs8(&der)
@@ -167,7 +172,7 @@ fn service_account_jwt(
         header["kid"] = kid.into();
     }
     let claims = serde_json::json!({
-        "iss": email, "scope": SCOPE, "aud": audience, "iat": now, "exp": now + 3600,
+        "iss": email, "scope": scope, "aud": audience, "iat": now, "exp": now + 3600,
     });
     let signing_input = format!(
         "{}.{}",
@@ -224,13 +229,13 @@ fn oauth_token(
     token_in(&response).ok_or_else(|| "the token endpoint's answer has no access_token".to_string())
 }
 
-fn metadata_token() -> Result<Zeroizing<String>, String> {
+fn metadata_token(scope: &str) -> Result<Zeroizing<String>, String> {
     // Off Google Cloud the metadata host does not resolve or answer; fail fast.
     let client = Client::with_timeout(std::time::Duration::from_secs(2));
     let host = env("GCE_METADATA_HOST").unwrap_or_else(|| "metadata.google.internal".to_string());
     let url = format!(
         "http://{host}/computeMetadata/v1/instance/service-accounts/default/token?scopes={}",
-        http::percent_encode(SCOPE)
+        http::percent_encode(scope)
     );
     let request = Request::new("GET", &url).header("metadata-flavor", "Google");
     let response = client.send_once(&request).map_err(|e| e.to_string())?;
@@ -448,6 +453,7 @@ mod tests {
             TEST_KEY,
             Some("kid1"),
             "https://oauth2.googleapis.com/token",
+            SCOPE,
         )
         .unwrap();
         let parts: Vec<&str> = jwt.split('.').collect();
