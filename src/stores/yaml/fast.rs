@@ -1108,14 +1108,6 @@ mod tests {
     }
 
     impl Comments {
-        fn none() -> Self {
-            Comments {
-                picks: Vec::new(),
-                at: 0,
-                after_null: false,
-            }
-        }
-
         fn pick(&mut self) -> u8 {
             let p = self.picks.get(self.at).copied().unwrap_or(0);
             self.at += 1;
@@ -1146,11 +1138,7 @@ mod tests {
         }
     }
 
-    fn render(g: &Gen, indent: usize, step: usize, out: &mut String, inline: bool) {
-        render_with(g, indent, step, out, inline, &mut Comments::none());
-    }
-
-    fn render_with(
+    fn render(
         g: &Gen,
         indent: usize,
         step: usize,
@@ -1191,7 +1179,7 @@ mod tests {
                     match v {
                         Gen::Scalar(s) if !s.is_empty() => {
                             out.push(' ');
-                            render_with(v, indent, step, out, true, c);
+                            render(v, indent, step, out, true, c);
                         }
                         Gen::Scalar(_) => {
                             out.push('\n');
@@ -1199,12 +1187,12 @@ mod tests {
                         }
                         Gen::Literal(..) => {
                             out.push(' ');
-                            render_with(v, indent, step, out, true, c);
+                            render(v, indent, step, out, true, c);
                         }
                         Gen::Map(_) | Gen::List(_) => {
                             out.push('\n');
                             c.after_null = false;
-                            render_with(v, indent + step, step, out, false, c);
+                            render(v, indent + step, step, out, false, c);
                         }
                     }
                 }
@@ -1217,7 +1205,7 @@ mod tests {
                     }
                     pad(out, indent);
                     out.push_str("- ");
-                    render_with(item, indent + 2, step, out, true, c);
+                    render(item, indent + 2, step, out, true, c);
                 }
             }
         }
@@ -1233,7 +1221,7 @@ mod tests {
         ) {
             let mut input = String::new();
             let mut comments = Comments { picks, at: 0, after_null: false };
-            render_with(&Gen::Map(entries), 0, step, &mut input, false, &mut comments);
+            render(&Gen::Map(entries), 0, step, &mut input, false, &mut comments);
             let full = parse_full(input.as_bytes());
             match parse(input.as_bytes()) {
                 Some(fast) => {
