@@ -265,7 +265,9 @@ fn extra_leaves(out: &mut String, rng: &mut Rng, key: &str, count: usize) {
 /// 2.5 comment lines per ten leaves in all).
 fn values_file(out: &mut String, rng: &mut Rng, leaves: usize) {
     out.push_str("## Default values for the tenants chart.\n## This is a YAML-formatted file.\n\n");
-    out.push_str("# -- Tenants served by this release, by id\ntenants:\n");
+    if leaves >= LEAVES_PER_RECORD {
+        out.push_str("# -- Tenants served by this release, by id\ntenants:\n");
+    }
     for i in 0..leaves / LEAVES_PER_RECORD {
         let documented = i % 4 == 0;
         let _ = writeln!(out, "  # -- Tenant t{i:07}\n  t{i:07}:");

@@ -31,6 +31,8 @@ pub fn run(global: &GlobalArgs, args: &EncryptArgs) -> Result<(), CliError> {
     let in_store = setup.in_store();
     let out_store = setup.out_store();
     let doc = in_store.load_plain(&input).map_err(file::Error::from)?;
+    // The tree holds everything now: free the plaintext input before the output grows.
+    drop(input);
     if doc.branches.is_empty() {
         return Err(file::Error::EmptyDocument.into());
     }

@@ -316,11 +316,11 @@ impl<'a> Reader<'a> {
                     map.items.push(MapItem::Comment(text.to_string()));
                 }
                 value
-            } else if let Some(chomping) = literal_header(rest) {
+            } else if let Some(header) = literal_header(rest) {
                 if line.comment.is_some() {
                     return None;
                 }
-                self.literal(indent, chomping)?
+                self.literal(indent, header)?
             } else {
                 let value = self.inline_value(rest, line.comment)?;
                 if let (Some(text), Node::Scalar(_)) = (line.comment, &value) {
@@ -420,11 +420,11 @@ impl<'a> Reader<'a> {
                         items.push(ListItem::Comment(text.to_string()));
                     }
                     value
-                } else if let Some(chomping) = literal_header(rest) {
+                } else if let Some(header) = literal_header(rest) {
                     if line.comment.is_some() {
                         return None;
                     }
-                    self.literal(indent, chomping)?
+                    self.literal(indent, header)?
                 } else {
                     let value = self.inline_value(rest, line.comment)?;
                     if let (Some(text), Node::Scalar(_)) = (line.comment, &value) {
@@ -448,13 +448,14 @@ impl<'a> Reader<'a> {
     /// lines after the header (blank lines count here), then moves to the first line after it.
     /// Declines what the subset leaves to the full parser: an empty scalar, lines of spaces
     /// longer than the indentation, content that runs into the end of input without a newline.
-    fn literal(&mut self, parent: usize, chomping: Chomping) -> Option<Node> {
+    fn literal(&mut self, parent: usize, (chomping, folded): (Chomping, bool)) -> Option<Node> {
         let src = self.src;
         let mut text = String::new();
         let mut indent = None;
         // Line breaks seen since the last content line (the one ending it included).
         let mut breaks = 0usize;
         let mut longest_leading_blank = 0;
+        let mut seen_content = false;
         let mut at = self.next;
         while at < src.len() {
             let newline = memchr(b'\n', &src.as_bytes()[at..]);
@@ -480,7 +481,20 @@ impl<'a> Reader<'a> {
                 return None;
             } else {
                 let n = indent.unwrap_or(spaces);
-                text.extend(std::iter::repeat_n('\n', breaks));
+                if folded && spaces > n {
+                    // More indented lines keep their breaks: the full parser folds those.
+                    return None;
+                }
+                // Folded, the break between two lines is a space, and each blank line between
+                // them a `\n`; blank lines before the first line stay breaks.
+                match breaks {
+                    1 if folded && seen_content => text.push(' '),
+                    _ if folded && seen_content => {
+                        text.extend(std::iter::repeat_n('\n', breaks - 1))
+                    }
+                    _ => text.extend(std::iter::repeat_n('\n', breaks)),
+                }
+                seen_content = true;
                 text.push_str(&raw[n..]);
                 breaks = 1;
             }
@@ -787,15 +801,17 @@ enum Chomping {
     Keep,
 }
 
-/// The header of a literal block scalar with automatic indentation; other headers (folded,
-/// explicit indentation) are for the full parser.
-fn literal_header(rest: &str) -> Option<Chomping> {
-    match rest {
-        "|" => Some(Chomping::Clip),
-        "|-" => Some(Chomping::Strip),
-        "|+" => Some(Chomping::Keep),
-        _ => None,
-    }
+/// The header of a literal (`|`) or folded (`>`) block scalar with automatic indentation, and
+/// whether it folds; explicit indentation is for the full parser.
+fn literal_header(rest: &str) -> Option<(Chomping, bool)> {
+    let folded = rest.starts_with('>');
+    let chomping = match rest {
+        "|" | ">" => Chomping::Clip,
+        "|-" | ">-" => Chomping::Strip,
+        "|+" | ">+" => Chomping::Keep,
+        _ => return None,
+    };
+    Some((chomping, folded))
 }
 
 /// A scalar or collection that starts on the line, which a `: ` inside does not make a mapping.
@@ -870,11 +886,33 @@ fn scalar_text(s: &str) -> Option<Text<'_>> {
     }
 }
 
+/// The benchmark input generator, whose real-file shapes the tests check stay on this path.
+#[cfg(test)]
+#[path = "../../../benches/support/gen.rs"]
+mod bench_gen;
+
 #[cfg(test)]
 mod tests {
     use super::super::parse::parse_full;
     use super::*;
     use proptest::prelude::*;
+
+    use super::bench_gen as gen;
+
+    /// The benchmark's real-file shapes stay on the fast path, and read as the full parser
+    /// reads them.
+    #[test]
+    fn takes_every_benchmark_shape() {
+        for shape in gen::Shape::ALL {
+            for leaves in [1, 17, 1_234] {
+                let input = gen::generate_shaped(shape, leaves, 3);
+                let fast = parse_stream(input.as_bytes());
+                assert!(fast.is_some(), "{shape:?} {leaves} declined");
+                let full = parse_full(input.as_bytes()).expect("full parser reads it");
+                assert!(fast.unwrap() == full, "{shape:?} {leaves} differs");
+            }
+        }
+    }
 
     /// 20,000 block sequences under a key overflowed the stack, one frame pair per level.
     #[test]
@@ -966,6 +1004,7 @@ mod tests {
             "a: |\n  # not a comment\n# c\nb: 1\n",
             "a: [1, 'x # y', \"z\"] # c\nb: {k: v, l: 2}\n",
             "a: &x 1\nb: *x\n",
+            "a: >\n  x\n  y\n\n  z\nb: >-\n\n  p\n  q\n\n\nc: >+\n  r\n\n",
             "a: &m\n  # h\n  k: v # c\nb:\n  - *m # d\n  - &s s\n  - *s\n",
             "a: 1\n---\nb: 2\n---\n# c\nc: &a [x]\nd: *a\n",
         ];
@@ -982,7 +1021,7 @@ mod tests {
             "a: |\n",
             "a: |\nb: 1\n",
             "a: |2\n  x\n",
-            "a: >\n  x\n",
+            "a: >\n  x\n   y\n",
             "a: |\n  x",
             "a: |\n  x\n      \n",
             "a: |\n   \n  x\n",
@@ -1079,7 +1118,14 @@ mod tests {
 
     fn literal_strategy() -> impl Strategy<Value = Gen> {
         (
-            prop_oneof![Just("|"), Just("|-"), Just("|+")],
+            prop_oneof![
+                Just("|"),
+                Just("|-"),
+                Just("|+"),
+                Just(">"),
+                Just(">-"),
+                Just(">+")
+            ],
             proptest::collection::vec("( {0,2}[a-z:'\"{}-]{1,6}( [a-z]{0,3})? ?)?", 1..5),
         )
             .prop_map(|(header, lines)| Gen::Literal(header, lines))
@@ -1234,7 +1280,7 @@ mod tests {
                 // shapes, such as more indented first lines or no content, are declined).
                 // Comments are rendered only where the fast reader must take them.
                 None => prop_assert!(
-                    full.is_err() || input.contains(['\'', '"', '{', '[', '|']) || input.contains(": -"),
+                    full.is_err() || input.contains(['\'', '"', '{', '[', '|', '>']) || input.contains(": -"),
                     "declined {:?}", input
                 ),
             }
