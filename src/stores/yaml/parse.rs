@@ -853,7 +853,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
 fn parse_with_metadata_tail(bytes: &[u8]) -> Option<Map> {
     let at = memchr::memmem::find(bytes, b"\nsops:")? + 1;
     let (data, tail) = bytes.split_at(at);
-    if memchr::memchr(b'#', tail).is_some() {
+    // A stream has a `sops:` block per document: the fast reader takes the whole of it, and
+    // reading the tail here first would put every later document through the full parser.
+    if memchr::memchr(b'#', tail).is_some() || memchr::memmem::find(tail, b"\n---").is_some() {
         return None;
     }
     let mut head = super::fast::parse(data)?;
