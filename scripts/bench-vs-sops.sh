@@ -16,6 +16,9 @@
 #   RUNS=3                runs per measurement (quick: 3); TINY_RUNS=15 for the tiny file
 #   KEYS="age pgp"        key types; PGP goes through a temporary GNUPGHOME
 #   FORMATS="yaml json"   formats
+#   SHAPES="plain values manifests certs"  how the YAML inputs are written (benches/support/gen.rs):
+#                         plain block YAML; a commented values file; a manifest stream with
+#                         anchors, aliases and flow sequences; secrets with certificate blocks
 #   SOPS_MAX_LEAVES=100000  sops is not run above this size (it takes minutes to hours at 1M;
 #                         set it to 1000000 to include it)
 #   SOPS_BIN              the sops to compare with (default .tools/bin/sops, then $PATH)
@@ -41,6 +44,7 @@ else
 fi
 KEYS=${KEYS:-"age pgp"}
 FORMATS=${FORMATS:-"yaml json"}
+SHAPES=${SHAPES:-"plain values manifests certs"}
 SOPS_MAX_LEAVES=${SOPS_MAX_LEAVES:-100000}
 export SOPS_DISABLE_VERSION_CHECK=1
 
@@ -184,10 +188,16 @@ report() {
     done
 
     header
+    local shapes shape label
     for format in $FORMATS; do
+        shapes=plain
+        [[ $format == yaml ]] && shapes=$SHAPES
+        for shape in $shapes; do
         for n in $SIZES; do
             local plain=$work/in.$n.$format enc
-            "$gen_bin" --format "$format" --leaves "$n" >"$plain"
+            "$gen_bin" --format "$format" --leaves "$n" --shape "$shape" >"$plain"
+            label=$format
+            [[ $shape != plain ]] && label="$format ($shape)"
             local with_sops=1
             ((n > SOPS_MAX_LEAVES)) && with_sops=0
             for key in $KEYS; do
@@ -195,20 +205,21 @@ report() {
                 # shellcheck disable=SC2046
                 "$rsops_bin" encrypt $(key_args rsops "$key") "$plain" >"$enc"
                 # shellcheck disable=SC2046
-                compare "$format $n leaves, $key, encrypt" "$RUNS" "$with_sops" -- \
+                compare "$label $n leaves, $key, encrypt" "$RUNS" "$with_sops" -- \
                     "$rsops_bin" encrypt $(key_args rsops "$key") "$plain" -- \
                     "$sops_bin" encrypt $(key_args sops "$key") "$plain"
-                compare "$format $n leaves, $key, decrypt" "$RUNS" "$with_sops" -- \
+                compare "$label $n leaves, $key, decrypt" "$RUNS" "$with_sops" -- \
                     env SOPS_AGE_KEY_FILE="$age_key_file" "$rsops_bin" decrypt "$enc" -- \
                     env SOPS_AGE_KEY_FILE="$age_key_file" "$sops_bin" decrypt "$enc"
                 if ((with_sops)) && [[ $key == age ]]; then
                     # Sanity: both tools print the same plaintext for the file.
                     SOPS_AGE_KEY_FILE=$age_key_file "$rsops_bin" decrypt "$enc" >"$work/a"
                     SOPS_AGE_KEY_FILE=$age_key_file "$sops_bin" decrypt "$enc" >"$work/b"
-                    cmp -s "$work/a" "$work/b" || echo "WARNING: outputs differ for $format $n" >&2
+                    cmp -s "$work/a" "$work/b" || echo "WARNING: outputs differ for $label $n" >&2
                 fi
             done
             rm -f "$work"/enc.* "$plain"
+        done
         done
     done
     echo

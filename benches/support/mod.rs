@@ -36,7 +36,18 @@ pub struct Input {
 }
 
 pub fn input(format: Format, gen_format: gen::Format, leaves: usize) -> Input {
-    let plain = gen::generate(gen_format, leaves, 1).into_bytes();
+    encrypted_input(format, gen::generate(gen_format, leaves, 1).into_bytes())
+}
+
+/// A YAML input written the way real files are (comments, anchors, block scalars).
+pub fn shaped_input(shape: gen::Shape, leaves: usize) -> Input {
+    encrypted_input(
+        Format::Yaml,
+        gen::generate_shaped(shape, leaves, 1).into_bytes(),
+    )
+}
+
+fn encrypted_input(format: Format, plain: Vec<u8>) -> Input {
     let store = store_for(format, StoreOptions::default());
     let mut doc = store.load_plain(&plain).expect("generated input parses");
     let selector = Selector::default();

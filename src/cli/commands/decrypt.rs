@@ -102,7 +102,10 @@ fn decrypt_file(
     } else {
         MacCheck::Verify
     };
-    let mut opened = EncryptedFile::load(in_store.as_ref(), &input)?.decrypt(keys, &order, mac)?;
+    let loaded = EncryptedFile::load(in_store.as_ref(), &input)?;
+    // The tree holds everything now: free the input before the plaintext output grows beside it.
+    drop(input);
+    let mut opened = loaded.decrypt(keys, &order, mac)?;
     if opened.plain_comments() > 0 {
         eprintln!(
             "warning: {} comment(s) in the file were not encrypted; this is expected for files written by old sops versions",

@@ -87,6 +87,8 @@ fn encrypt_file(
     let in_store = setup.in_store();
     let out_store = setup.out_store();
     let doc = in_store.load_plain(&input).map_err(file::Error::from)?;
+    // The tree holds everything now: free the plaintext input before the output grows.
+    drop(input);
     if doc.branches.is_empty() {
         return Err(file::Error::EmptyDocument.into());
     }

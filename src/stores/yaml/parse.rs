@@ -153,11 +153,11 @@ enum Prev {
 
 /// How many nodes aliases may add to one file. yaml.v3 refuses "excessive aliasing" too; without
 /// a limit a few lines of nested aliases (a "billion laughs") expand past all memory.
-const ALIAS_EXPANSION_BUDGET: usize = 1_000_000;
+pub(super) const ALIAS_EXPANSION_BUDGET: usize = 1_000_000;
 
 /// The node count and depth of `node`, or `None` as soon as the count passes `cap` or the depth
 /// passes `max_depth`. Iterative, so measuring cannot itself overflow the stack.
-fn measure(node: &Node, cap: usize, max_depth: usize) -> Option<usize> {
+pub(super) fn measure(node: &Node, cap: usize, max_depth: usize) -> Option<usize> {
     let mut stack = vec![(node, 1usize)];
     let mut count = 0;
     while let Some((n, depth)) = stack.pop() {
@@ -839,8 +839,8 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
     if let Some(map) = parse_with_metadata_tail(bytes) {
         return Ok(vec![map]);
     }
-    if let Some(map) = super::fast::parse(bytes) {
-        return Ok(vec![map]);
+    if let Some(docs) = super::fast::parse_stream(bytes) {
+        return Ok(docs);
     }
     parse_full(bytes)
 }
@@ -853,7 +853,9 @@ pub fn parse(bytes: &[u8]) -> Result<Vec<Map>, StoreError> {
 fn parse_with_metadata_tail(bytes: &[u8]) -> Option<Map> {
     let at = memchr::memmem::find(bytes, b"\nsops:")? + 1;
     let (data, tail) = bytes.split_at(at);
-    if memchr::memchr(b'#', tail).is_some() {
+    // A stream has a `sops:` block per document: the fast reader takes the whole of it, and
+    // reading the tail here first would put every later document through the full parser.
+    if memchr::memchr(b'#', tail).is_some() || memchr::memmem::find(tail, b"\n---").is_some() {
         return None;
     }
     let mut head = super::fast::parse(data)?;
