@@ -311,10 +311,10 @@ fn exec_env_takes_several_files_and_the_later_one_wins() {
 #[cfg(feature = "aws-kms")]
 #[test]
 fn one_kms_decrypt_per_distinct_data_key() {
-    use common::cloud;
-    let moto = cloud::moto();
+    use common::{cloud, services};
+    let moto = services::moto();
     let proxy = cloud::counting_proxy(&moto);
-    let arn = cloud::create_key(&moto);
+    let arn = services::create_kms_key(&moto);
     let env = cloud::aws_env(&proxy);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let sandbox = Sandbox::new(&[]);
@@ -419,10 +419,10 @@ fn exec_file_takes_several_files_each_under_its_own_name() {
 #[cfg(feature = "aws-kms")]
 #[test]
 fn helm_values_files_sharing_a_data_key_cost_one_kms_decrypt() {
-    use common::cloud;
-    let moto = cloud::moto();
+    use common::{cloud, services};
+    let moto = services::moto();
     let proxy = cloud::counting_proxy(&moto);
-    let arn = cloud::create_key(&moto);
+    let arn = services::create_kms_key(&moto);
     let env = cloud::aws_env(&proxy);
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let sandbox = Sandbox::new(&[]);

@@ -48,17 +48,14 @@ fn run_many(
     args: &DecryptArgs,
     destination: &Destination,
 ) -> Result<(), CliError> {
-    let outputs = destination.outputs(&args.files)?;
     let keys = plan::key_service(global);
-    many::for_each(&args.files, plan::concurrency(), |i| {
-        let file = io::existing_file(&args.files[i])?;
-        let output = decrypt_file(global, args, Some(&file), keys.as_ref())?;
-        let (in_place, to) = match destination {
-            Destination::InPlace => (Some(outputs[i].as_path()), None),
-            Destination::Dir(_) => (None, Some(outputs[i].as_path())),
-        };
-        io::write_output(&output, io::Contents::Plaintext, in_place, to)
-    })
+    many::transform_each(
+        &args.files,
+        destination,
+        io::Contents::Plaintext,
+        plan::concurrency(),
+        |file| decrypt_file(global, args, Some(file), keys.as_ref()),
+    )
 }
 
 /// Decrypts (and extracts) without writing anything: legacy `-d` next to `-r`, where sops

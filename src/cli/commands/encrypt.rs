@@ -55,17 +55,14 @@ fn run_many(
     args: &EncryptArgs,
     destination: &Destination,
 ) -> Result<(), CliError> {
-    let outputs = destination.outputs(&args.files)?;
     let service = plan::key_service(global);
-    many::for_each(&args.files, plan::concurrency(), |i| {
-        let file = io::existing_file(&args.files[i])?;
-        let bytes = encrypt_file(global, args, Some(&file), service.as_ref())?;
-        let (in_place, output) = match destination {
-            Destination::InPlace => (Some(outputs[i].as_path()), None),
-            Destination::Dir(_) => (None, Some(outputs[i].as_path())),
-        };
-        io::write_output(&bytes, io::Contents::Ciphertext, in_place, output)
-    })
+    many::transform_each(
+        &args.files,
+        destination,
+        io::Contents::Ciphertext,
+        plan::concurrency(),
+        |file| encrypt_file(global, args, Some(file), service.as_ref()),
+    )
 }
 
 /// One file (or stdin) encrypted for the keys the flags or its creation rule name.

@@ -121,6 +121,33 @@ fn prepare_dir(dir: &Path) -> Result<(), CliError> {
         })
 }
 
+/// Turns every file into its output with `transform` on the bounded pool and writes each result
+/// atomically to its place (`-i`: over the file; `--output-dir`: under the directory) as soon as
+/// it is ready.
+pub fn transform_each<F, B>(
+    files: &[PathBuf],
+    destination: &Destination,
+    contents: crate::cli::io::Contents,
+    limit: usize,
+    transform: F,
+) -> Result<(), CliError>
+where
+    F: Fn(&Path) -> Result<B, CliError> + Sync,
+    B: AsRef<[u8]>,
+{
+    let outputs = destination.outputs(files)?;
+    for_each(files, limit, |i| {
+        let file = crate::cli::io::existing_file(&files[i])?;
+        let bytes = transform(&file)?;
+        let to = outputs[i].as_path();
+        let (in_place, output) = match destination {
+            Destination::InPlace => (Some(to), None),
+            Destination::Dir(_) => (None, Some(to)),
+        };
+        crate::cli::io::write_output(bytes.as_ref(), contents, in_place, output)
+    })
+}
+
 /// Runs `work(i)` for every index below `count` on at most `limit` threads, then reports each
 /// failure on stderr, prefixed with its file, in the order of the files. The run fails with the
 /// exit code of the first file that failed.
